@@ -1,0 +1,1 @@
+"""postdesk command line."""

@@ -1,0 +1,45 @@
+"""postdesk's public contracts.
+
+Events travel on one durable topic exchange; the routing key is the event
+type. Every event is an `Envelope` whose `payload` is one of the models in
+`events`. Contracts only change compatibly (new optional fields); a breaking
+change is a new `version` of the event.
+"""
+
+from postdesk_contracts.envelope import Envelope, EventType, new_envelope
+from postdesk_contracts.events import (
+    Address,
+    Attachment,
+    MailClassification,
+    MailFailed,
+    MailParsed,
+    MailReceived,
+    MailRejected,
+    MailSent,
+    NotificationCreated,
+    OutboundRequested,
+    SlaBreached,
+    TicketAssigned,
+    TicketCreated,
+    TicketMessageAdded,
+)
+
+__all__ = [
+    "Address",
+    "Attachment",
+    "Envelope",
+    "EventType",
+    "MailClassification",
+    "MailFailed",
+    "MailParsed",
+    "MailReceived",
+    "MailRejected",
+    "MailSent",
+    "NotificationCreated",
+    "OutboundRequested",
+    "SlaBreached",
+    "TicketAssigned",
+    "TicketCreated",
+    "TicketMessageAdded",
+    "new_envelope",
+]

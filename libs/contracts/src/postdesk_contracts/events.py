@@ -1,0 +1,188 @@
+"""Payloads of the events postdesk publishes, one model per event type.
+
+Bodies and attachments never travel on the broker: payloads carry blob
+references (claim check), `blob_ref` strings understood by the blob store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from postdesk_contracts.envelope import Payload
+
+MAX_PREVIEW_CHARS = 500
+
+
+class Channel(StrEnum):
+    """How a message reached ingest."""
+
+    WEBHOOK = "webhook"
+    SMTP = "smtp"
+    LMTP = "lmtp"
+    IMAP = "imap"
+    MAILDIR = "maildir"
+
+
+class MailKind(StrEnum):
+    """What kind of mail the parser judged a message to be."""
+
+    HUMAN = "human"
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    LIST = "list"
+    SPAM = "spam"
+
+
+class Address(Payload):
+    """A mailbox: display name and lower-cased address."""
+
+    name: str = ""
+    email: str
+
+
+class Attachment(Payload):
+    filename: str
+    content_type: str
+    size: int
+    blob_ref: str
+    content_id: str | None = None
+    inline: bool = False
+
+
+class MailClassification(Payload):
+    kind: MailKind = MailKind.HUMAN
+    auto_submitted: str | None = Field(default=None, description="Auto-Submitted header value")
+    reasons: list[str] = Field(default_factory=list)
+
+
+class MailReceived(Payload):
+    """Raw bytes are durable in the blob store; nothing is parsed yet."""
+
+    raw_blob_ref: str
+    sha256: str
+    size: int
+    channel: Channel
+    envelope_sender: str | None = None
+    envelope_recipients: list[str] = Field(default_factory=list)
+    received_at: datetime
+    source: str = Field(default="", description="channel-specific source, e.g. webhook name")
+
+
+class MailParsed(Payload):
+    """A message understood: addresses, threading keys, text and attachments."""
+
+    raw_blob_ref: str
+    sha256: str
+    body_blob_ref: str = Field(description="JSON document {text, html} in the blob store")
+    message_id: str = Field(description="Message-ID without angle brackets; synthesised if absent")
+    message_id_synthesised: bool = False
+    in_reply_to: list[str] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
+    subject: str = ""
+    from_: Address | None = Field(default=None, alias="from")
+    reply_to: list[Address] = Field(default_factory=list)
+    to: list[Address] = Field(default_factory=list)
+    cc: list[Address] = Field(default_factory=list)
+    delivered_to: list[str] = Field(default_factory=list)
+    envelope_recipients: list[str] = Field(default_factory=list)
+    date: datetime | None = None
+    text_preview: str = Field(default="", max_length=MAX_PREVIEW_CHARS)
+    attachments: list[Attachment] = Field(default_factory=list)
+    classification: MailClassification = Field(default_factory=MailClassification)
+    channel: Channel = Channel.WEBHOOK
+    received_at: datetime
+
+    model_config = Payload.model_config | {"populate_by_name": True}
+
+
+class MailRejected(Payload):
+    """A message that could not be taken further; the raw bytes stay retrievable."""
+
+    raw_blob_ref: str
+    sha256: str
+    stage: str = Field(description="service that rejected it: parser, router, ...")
+    reason: str
+    message_id: str | None = None
+
+
+class TicketCreated(Payload):
+    ticket_id: uuid.UUID
+    number: int
+    account_id: uuid.UUID
+    department_id: uuid.UUID | None = None
+    subject: str
+    customer_email: str
+    first_message_id: uuid.UUID
+
+
+class TicketMessageAdded(Payload):
+    ticket_id: uuid.UUID
+    message_id: uuid.UUID
+    account_id: uuid.UUID
+    direction: str = Field(description="inbound or outbound")
+    match_rule: str = Field(description="why the message joined this ticket")
+    sender_email: str
+
+
+class TicketAssigned(Payload):
+    ticket_id: uuid.UUID
+    account_id: uuid.UUID
+    assignee_id: uuid.UUID
+    previous_assignee_id: uuid.UUID | None = None
+    rule: str = Field(description="which assignment rule chose the assignee")
+    reason: str = ""
+
+
+class SlaBreached(Payload):
+    ticket_id: uuid.UUID
+    account_id: uuid.UUID
+    target: str = Field(description="first_response or resolution")
+    due_at: datetime
+    breached_at: datetime
+    assignee_id: uuid.UUID | None = None
+
+
+class OutboundRequested(Payload):
+    """Send one email through the tenant's SMTP settings."""
+
+    outbound_id: uuid.UUID
+    account_id: uuid.UUID
+    ticket_id: uuid.UUID | None = None
+    kind: str = Field(description="reply, compose, auto_reply or notification")
+    to: list[Address]
+    cc: list[Address] = Field(default_factory=list)
+    bcc: list[Address] = Field(default_factory=list)
+    subject: str
+    text: str = Field(default="", max_length=200_000)
+    body_blob_ref: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = Field(default_factory=list)
+    requested_by: uuid.UUID | None = None
+
+
+class MailSent(Payload):
+    outbound_id: uuid.UUID
+    account_id: uuid.UUID
+    ticket_id: uuid.UUID | None = None
+    message_id: str
+    smtp_response: str = ""
+
+
+class MailFailed(Payload):
+    outbound_id: uuid.UUID
+    account_id: uuid.UUID
+    ticket_id: uuid.UUID | None = None
+    reason: str
+    permanent: bool = True
+
+
+class NotificationCreated(Payload):
+    notification_id: uuid.UUID
+    user_id: uuid.UUID
+    kind: str
+    ticket_id: uuid.UUID | None = None
+    title: str

@@ -1,0 +1,45 @@
+"""The runtime kit shared by every postdesk service.
+
+Nothing here does I/O at import time: services build what they need in
+their composition root (`main.create_app(settings)`).
+"""
+
+from postdesk_runtime.app import consumer_app
+from postdesk_runtime.blobstore import BlobNotFoundError, BlobStore, LocalBlobStore, blob_ref
+from postdesk_runtime.broker import (
+    EventPublisher,
+    declare_topology,
+    events_exchange,
+    make_broker,
+    subscriber,
+)
+from postdesk_runtime.db import Sessions, make_engine, make_sessions
+from postdesk_runtime.inbox import claim_event
+from postdesk_runtime.logging import configure_logging
+from postdesk_runtime.outbox import OutboxRelay, outbox_row
+from postdesk_runtime.serve import serve
+from postdesk_runtime.settings import ServiceSettings
+from postdesk_runtime.tracing import configure_tracing
+
+__all__ = [
+    "BlobNotFoundError",
+    "BlobStore",
+    "EventPublisher",
+    "LocalBlobStore",
+    "OutboxRelay",
+    "ServiceSettings",
+    "Sessions",
+    "blob_ref",
+    "claim_event",
+    "configure_logging",
+    "consumer_app",
+    "configure_tracing",
+    "declare_topology",
+    "events_exchange",
+    "make_broker",
+    "make_engine",
+    "make_sessions",
+    "outbox_row",
+    "serve",
+    "subscriber",
+]

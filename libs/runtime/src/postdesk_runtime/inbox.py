@@ -1,0 +1,25 @@
+"""Consumer idempotency: claim an event id inside the transaction that commits its effects."""
+
+from __future__ import annotations
+
+import uuid
+
+from postdesk_schema.infra import ProcessedEvent
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def claim_event(session: AsyncSession, consumer: str, event_id: uuid.UUID) -> bool:
+    """True if this is the first time `consumer` handles `event_id`.
+
+    Call inside the transaction that writes the event's effects: if that
+    transaction rolls back, the claim rolls back with it.
+    """
+    statement = (
+        insert(ProcessedEvent)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(ProcessedEvent.event_id)  # type: ignore[arg-type]
+    )
+    result = await session.execute(statement)
+    return result.scalar_one_or_none() is not None

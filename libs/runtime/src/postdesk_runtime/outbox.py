@@ -1,0 +1,127 @@
+"""Transactional outbox: events committed with their state change, published by a relay.
+
+A service adds `outbox_row(...)` to the session that writes its effects and
+calls `relay.wake()` after the commit. The relay publishes pending rows with
+confirms and marks them published; a crash between the two publishes the
+row again, which consumers absorb because they deduplicate on the event id.
+Several replicas may relay the same service's rows: `FOR UPDATE SKIP LOCKED`
+gives each row to one of them at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from opentelemetry import propagate
+from postdesk_contracts.envelope import Envelope
+from postdesk_schema.infra import OutboxEvent
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from postdesk_runtime.broker import EventPublisher
+from postdesk_runtime.db import Sessions
+
+log = structlog.get_logger(__name__)
+
+
+def outbox_row(service: str, envelope: Envelope[Any]) -> OutboxEvent:
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return OutboxEvent(
+        id=envelope.id,
+        service=service,
+        routing_key=envelope.type.value,
+        body=envelope.model_dump_json(by_alias=True),
+        headers=headers | {"x-correlation-id": str(envelope.correlation_id)},
+    )
+
+
+class OutboxRelay:
+    """Publishes one service's pending outbox rows until stopped."""
+
+    def __init__(
+        self,
+        service: str,
+        sessions: Sessions,
+        publisher: EventPublisher,
+        *,
+        batch_size: int = 200,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.service = service
+        self._sessions = sessions
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def relay_once(self) -> int:
+        """Publish up to one batch; returns how many rows were published."""
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.scalars(
+                    select(OutboxEvent)
+                    .where(OutboxEvent.service == self.service, col(OutboxEvent.published_at).is_(None))
+                    .order_by(col(OutboxEvent.created_at))
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await asyncio.gather(*(self._publish(row) for row in rows))
+            await session.execute(
+                update(OutboxEvent)
+                .where(col(OutboxEvent.id).in_([row.id for row in rows]))
+                .values(published_at=datetime.now(UTC))
+            )
+        return len(rows)
+
+    async def _publish(self, row: OutboxEvent) -> None:
+        await self._publisher.publish_raw(
+            routing_key=row.routing_key,
+            body=row.body.encode(),
+            event_id=row.id,
+            correlation_id=uuid.UUID(row.headers.get("x-correlation-id", str(row.id))),
+            headers=row.headers,
+        )
+
+    async def run(self) -> None:
+        backoff = self._poll_interval
+        while True:
+            try:
+                published = await self.relay_once()
+                backoff = self._poll_interval
+            except Exception:
+                log.exception("outbox relay failed; retrying", service=self.service, backoff=backoff)
+                published = 0
+                backoff = min(backoff * 2, 10.0)
+            if published >= self._batch_size:
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.service}")
+
+    async def stop(self) -> None:
+        """Stop after a final drain, so committed events leave before shutdown."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        with contextlib.suppress(Exception):
+            await self.relay_once()

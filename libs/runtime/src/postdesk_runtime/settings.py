@@ -1,0 +1,29 @@
+"""Settings every service shares, read from the environment (pydantic-settings).
+
+Defaults work on a developer machine with the local PostgreSQL and RabbitMQ.
+Services subclass `ServiceSettings` for their own options.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postdesk"
+    blob_dir: Path = Path("var/blobs")
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "INFO"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    prefetch_count: int = Field(default=32, ge=1)
+    db_pool_size: int = Field(default=10, ge=1)
+    shutdown_grace_seconds: float = Field(default=15.0, ge=0)
+    otel_console_export: bool = False

@@ -1,0 +1,44 @@
+"""postdesk's database schema: SQLModel tables and Alembic migrations.
+
+Each table has one owning service (named in its module docstring); other
+services only read it. `migrate(database_url)` brings a database to head.
+"""
+
+from postdesk_schema.delivery import Notification, OutboundMessage
+from postdesk_schema.infra import OutboxEvent, ProcessedEvent
+from postdesk_schema.logs import AuditLog, EmailProcessingLog
+from postdesk_schema.migrate import migrate
+from postdesk_schema.tenancy import (
+    AccountKind,
+    AssignmentRole,
+    Department,
+    EmailAccount,
+    EmailAssignment,
+    Tenant,
+    TenantRole,
+    User,
+)
+from postdesk_schema.tickets import Attachment, Message, Ticket, TicketPriority, TicketStatus
+
+__all__ = [
+    "AccountKind",
+    "AssignmentRole",
+    "Attachment",
+    "AuditLog",
+    "Department",
+    "EmailAccount",
+    "EmailAssignment",
+    "EmailProcessingLog",
+    "Message",
+    "Notification",
+    "OutboundMessage",
+    "OutboxEvent",
+    "ProcessedEvent",
+    "Tenant",
+    "TenantRole",
+    "Ticket",
+    "TicketPriority",
+    "TicketStatus",
+    "User",
+    "migrate",
+]

@@ -1,0 +1,126 @@
+"""Tenants, their people, mailboxes and who may use which mailbox.
+
+Owner: gateway (admin API) and the CLI's demo/admin commands. The router
+reads these tables and writes only `tenants.next_ticket_number`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy.types import Text
+from sqlmodel import Field, SQLModel
+
+from postdesk_schema._base import id_field, jsonb, timestamp
+
+
+class TenantRole(StrEnum):
+    """A user's role across the tenant; mailbox rights come from assignments."""
+
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class AssignmentRole(StrEnum):
+    PRIMARY = "primary"
+    BACKUP = "backup"
+    VIEWER = "viewer"
+
+
+class AccountKind(StrEnum):
+    SHARED = "shared"
+    PERSONAL = "personal"
+
+
+class Tenant(SQLModel, table=True):
+    __tablename__ = "tenants"
+
+    id: uuid.UUID = id_field()
+    name: str
+    slug: str = Field(unique=True)
+    next_ticket_number: int = Field(default=1)
+    settings: dict[str, Any] = jsonb()
+    created_at: datetime = timestamp()
+
+
+class Department(SQLModel, table=True):
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", index=True)
+    name: str
+    description: str = ""
+    routing_strategy: str = Field(default="primary", description="primary, round_robin, ...")
+    created_at: datetime = timestamp()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", index=True)
+    email: str = Field(unique=True, description="login, lower-cased")
+    password_hash: str
+    full_name: str
+    role: TenantRole = Field(default=TenantRole.MEMBER, sa_type=Text)
+    company_email: str | None = None
+    department_id: uuid.UUID | None = Field(default=None, foreign_key="departments.id")
+    email_signature: str = ""
+    job_title: str = ""
+    timezone: str = "UTC"
+    notification_preferences: dict[str, Any] = jsonb()
+    working_hours: dict[str, Any] = jsonb()
+    is_active: bool = True
+    created_at: datetime = timestamp()
+
+
+class EmailAccount(SQLModel, table=True):
+    """A mailbox postdesk receives for: shared (cs@) or personal (john@)."""
+
+    __tablename__ = "email_accounts"
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", index=True)
+    address: str = Field(unique=True, description="lower-cased; unique across tenants")
+    display_name: str = ""
+    kind: AccountKind = Field(default=AccountKind.SHARED, sa_type=Text)
+    department_id: uuid.UUID | None = Field(default=None, foreign_key="departments.id")
+    owner_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    signature: str = ""
+    auto_reply_enabled: bool = False
+    auto_reply_message: str = ""
+    is_active: bool = True
+    created_at: datetime = timestamp()
+
+
+class EmailAssignment(SQLModel, table=True):
+    """Who may use a mailbox, in which role, with which rights."""
+
+    __tablename__ = "email_assignments"
+    __table_args__ = (
+        UniqueConstraint("account_id", "user_id"),
+        Index("ix_email_assignments_user_active", "user_id", "is_active"),
+    )
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", index=True)
+    account_id: uuid.UUID = Field(foreign_key="email_accounts.id")
+    user_id: uuid.UUID = Field(foreign_key="users.id")
+    role: AssignmentRole = Field(sa_type=Text)
+    can_send: bool = True
+    can_receive: bool = True
+    can_delete: bool = False
+    can_assign_others: bool = False
+    notify_on_receive: bool = True
+    notify_on_reply: bool = True
+    notify_on_mention: bool = True
+    priority: int = Field(default=0, description="lower is asked first among backups")
+    is_active: bool = True
+    assigned_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    created_at: datetime = timestamp()

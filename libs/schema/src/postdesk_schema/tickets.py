@@ -1,0 +1,110 @@
+"""Tickets and the messages in them. Owner: router (gateway writes replies' state later)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint, text
+from sqlalchemy.types import Text
+from sqlmodel import Field, SQLModel
+
+from postdesk_schema._base import id_field, jsonb, jsonb_list, optional_timestamp, text_array, timestamp
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class TicketPriority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Ticket(SQLModel, table=True):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        Index("ix_tickets_account_inbox", "tenant_id", "account_id", "status", text("last_message_at DESC")),
+        Index("ix_tickets_assignee_inbox", "tenant_id", "assignee_id", "status", text("last_message_at DESC")),
+        Index("ix_tickets_department_inbox", "tenant_id", "department_id", "status", text("last_message_at DESC")),
+        Index("ix_tickets_tags", "tags", postgresql_using="gin"),
+    )
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id")
+    number: int = Field(sa_type=BigInteger)
+    account_id: uuid.UUID = Field(foreign_key="email_accounts.id")
+    department_id: uuid.UUID | None = Field(default=None, foreign_key="departments.id")
+    subject: str
+    customer_email: str
+    customer_name: str = ""
+    status: TicketStatus = Field(default=TicketStatus.OPEN, sa_type=Text)
+    priority: TicketPriority = Field(default=TicketPriority.NORMAL, sa_type=Text)
+    assignee_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    assignment_rule: str = ""
+    handled_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    first_responded_at: datetime | None = optional_timestamp()
+    resolved_at: datetime | None = optional_timestamp()
+    response_minutes: int | None = None
+    resolution_minutes: int | None = None
+    tags: list[str] = text_array()
+    sentiment: str | None = None
+    message_count: int = 0
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
+    last_message_at: datetime = timestamp()
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "message_id_header"),
+        Index("ix_messages_ticket_created", "ticket_id", "created_at"),
+    )
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id")
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id")
+    account_id: uuid.UUID = Field(foreign_key="email_accounts.id")
+    direction: str = Field(default="inbound", description="inbound or outbound")
+    message_id_header: str
+    in_reply_to: list[str] = text_array()
+    references: list[str] = text_array()
+    subject: str = ""
+    from_email: str = ""
+    from_name: str = ""
+    to: list[dict[str, Any]] = jsonb_list()
+    cc: list[dict[str, Any]] = jsonb_list()
+    text_body: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    html_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    text_preview: str = ""
+    raw_blob_ref: str = ""
+    sha256: str = ""
+    classification: dict[str, Any] = jsonb()
+    match_rule: str = Field(default="", description="why this message joined its ticket")
+    sent_at: datetime | None = optional_timestamp()
+    received_at: datetime | None = optional_timestamp()
+    created_at: datetime = timestamp()
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachments"
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id")
+    message_id: uuid.UUID = Field(foreign_key="messages.id", index=True)
+    filename: str
+    content_type: str
+    size: int
+    blob_ref: str
+    content_id: str | None = None
+    inline: bool = False
+    created_at: datetime = timestamp()

@@ -1,0 +1,1 @@
+"""postdesk gateway service."""

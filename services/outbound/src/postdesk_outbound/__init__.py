@@ -1,0 +1,1 @@
+"""postdesk outbound service."""

@@ -1,0 +1,1 @@
+"""postdesk parser service."""

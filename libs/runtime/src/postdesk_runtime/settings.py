@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
+    environment: Literal["development", "production"] = "development"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postdesk"
     blob_dir: Path = Path("var/blobs")
@@ -27,3 +28,8 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     shutdown_grace_seconds: float = Field(default=15.0, ge=0)
     otel_console_export: bool = False
+
+    def refuse_placeholder(self, name: str, value: str, placeholder: str) -> None:
+        """Secrets keep their development placeholder only in development."""
+        if self.environment == "production" and value == placeholder:
+            raise ValueError(f"{name} must be set to a real secret when ENVIRONMENT=production")

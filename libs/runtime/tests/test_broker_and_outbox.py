@@ -71,7 +71,9 @@ async def test_unroutable_mandatory_publish_raises(amqp_url: str) -> None:
     await queue.unbind("postdesk.events", EventType.MAIL_RECEIVED.value)
     try:
         with pytest.raises(PublishError):
-            await EventPublisher(broker).publish(new_envelope(EventType.MAIL_RECEIVED, mail_received()))
+            await EventPublisher(broker).publish(
+                new_envelope(EventType.MAIL_RECEIVED, mail_received())
+            )
     finally:
         await queue.bind("postdesk.events", EventType.MAIL_RECEIVED.value)
         await channel.close()

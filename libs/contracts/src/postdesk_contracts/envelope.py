@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,15 +73,22 @@ def new_envelope(
 ) -> Envelope[P]:
     """Wrap `payload`, inheriting the correlation from the causing event."""
     own_id = event_id or uuid.uuid4()
-    return Envelope[type(payload)](  # type: ignore[misc]  # parametrised at run time
-        id=own_id,
-        type=event_type,
-        version=version,
-        occurred_at=datetime.now(UTC),
-        tenant_id=tenant_id if tenant_id is not None else (caused_by.tenant_id if caused_by else None),
-        correlation_id=caused_by.correlation_id if caused_by else own_id,
-        causation_id=caused_by.id if caused_by else None,
-        payload=payload,
+    # Parametrised at run time so the payload serialises with its own fields, not the bound's.
+    model: Any = Envelope[type(payload)]  # type: ignore[misc]
+    return cast(
+        "Envelope[P]",
+        model(
+            id=own_id,
+            type=event_type,
+            version=version,
+            occurred_at=datetime.now(UTC),
+            tenant_id=tenant_id
+            if tenant_id is not None
+            else (caused_by.tenant_id if caused_by else None),
+            correlation_id=caused_by.correlation_id if caused_by else own_id,
+            causation_id=caused_by.id if caused_by else None,
+            payload=payload,
+        ),
     )
 
 

@@ -35,8 +35,10 @@ def blob_ref(data: bytes) -> str:
 
 def _digest_of(ref: str) -> str:
     digest = ref.removeprefix(REF_PREFIX)
-    if not ref.startswith(REF_PREFIX) or len(digest) != 64 or not all(
-        c in "0123456789abcdef" for c in digest
+    if (
+        not ref.startswith(REF_PREFIX)
+        or len(digest) != 64
+        or not all(c in "0123456789abcdef" for c in digest)
     ):
         raise ValueError(f"not a blob reference: {ref[:80]!r}")
     return digest

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from postdesk_schema.migrate import async_url
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -23,6 +28,6 @@ async def database_ready(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001  # any failure means not ready; the probe reports it
+    except Exception:  # any failure means not ready; the probe reports it
         return False
     return True

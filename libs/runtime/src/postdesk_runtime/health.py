@@ -40,6 +40,8 @@ def asgi_health_routes(checks: dict[str, Check]) -> Sequence[tuple[str, Any]]:
     async def readyz(scope: Any) -> AsgiResponse:
         ready, results = await run_checks(checks)
         body = json.dumps({"status": "ready" if ready else "not ready", "checks": results})
-        return AsgiResponse(body.encode(), 200 if ready else 503, {"content-type": "application/json"})
+        return AsgiResponse(
+            body.encode(), 200 if ready else 503, {"content-type": "application/json"}
+        )
 
     return [("/healthz", healthz), ("/readyz", readyz)]

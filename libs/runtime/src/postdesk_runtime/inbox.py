@@ -7,6 +7,7 @@ import uuid
 from postdesk_schema.infra import ProcessedEvent
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 
 async def claim_event(session: AsyncSession, consumer: str, event_id: uuid.UUID) -> bool:
@@ -19,7 +20,7 @@ async def claim_event(session: AsyncSession, consumer: str, event_id: uuid.UUID)
         insert(ProcessedEvent)
         .values(consumer=consumer, event_id=event_id)
         .on_conflict_do_nothing()
-        .returning(ProcessedEvent.event_id)  # type: ignore[arg-type]
+        .returning(col(ProcessedEvent.event_id))
     )
     result = await session.execute(statement)
     return result.scalar_one_or_none() is not None

@@ -70,7 +70,9 @@ class OutboxRelay:
             rows = (
                 await session.scalars(
                     select(OutboxEvent)
-                    .where(OutboxEvent.service == self.service, col(OutboxEvent.published_at).is_(None))
+                    .where(
+                        OutboxEvent.service == self.service, col(OutboxEvent.published_at).is_(None)
+                    )
                     .order_by(col(OutboxEvent.created_at))
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
@@ -102,7 +104,9 @@ class OutboxRelay:
                 published = await self.relay_once()
                 backoff = self._poll_interval
             except Exception:
-                log.exception("outbox relay failed; retrying", service=self.service, backoff=backoff)
+                log.exception(
+                    "outbox relay failed; retrying", service=self.service, backoff=backoff
+                )
                 published = 0
                 backoff = min(backoff * 2, 10.0)
             if published >= self._batch_size:

@@ -45,7 +45,9 @@ class OutboundMessage(SQLModel, table=True):
     to: list[dict[str, Any]] = jsonb_list()
     subject: str = ""
     message_id_header: str | None = None
-    failure_reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    failure_reason: str = Field(
+        default="", sa_column=Column(Text, nullable=False, server_default="")
+    )
     attempts: int = 0
     sent_at: datetime | None = optional_timestamp()
     created_at: datetime = timestamp()

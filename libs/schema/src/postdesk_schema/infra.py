@@ -19,7 +19,10 @@ class OutboxEvent(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         Index(
-            "ix_outbox_pending", "service", "created_at", postgresql_where=text("published_at IS NULL")
+            "ix_outbox_pending",
+            "service",
+            "created_at",
+            postgresql_where=text("published_at IS NULL"),
         ),
     )
 

@@ -11,7 +11,14 @@ from sqlalchemy import BigInteger, Column, Index, UniqueConstraint, text
 from sqlalchemy.types import Text
 from sqlmodel import Field, SQLModel
 
-from postdesk_schema._base import id_field, jsonb, jsonb_list, optional_timestamp, text_array, timestamp
+from postdesk_schema._base import (
+    id_field,
+    jsonb,
+    jsonb_list,
+    optional_timestamp,
+    text_array,
+    timestamp,
+)
 
 
 class TicketStatus(StrEnum):
@@ -32,9 +39,27 @@ class Ticket(SQLModel, table=True):
     __tablename__ = "tickets"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
-        Index("ix_tickets_account_inbox", "tenant_id", "account_id", "status", text("last_message_at DESC")),
-        Index("ix_tickets_assignee_inbox", "tenant_id", "assignee_id", "status", text("last_message_at DESC")),
-        Index("ix_tickets_department_inbox", "tenant_id", "department_id", "status", text("last_message_at DESC")),
+        Index(
+            "ix_tickets_account_inbox",
+            "tenant_id",
+            "account_id",
+            "status",
+            text("last_message_at DESC"),
+        ),
+        Index(
+            "ix_tickets_assignee_inbox",
+            "tenant_id",
+            "assignee_id",
+            "status",
+            text("last_message_at DESC"),
+        ),
+        Index(
+            "ix_tickets_department_inbox",
+            "tenant_id",
+            "department_id",
+            "status",
+            text("last_message_at DESC"),
+        ),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
     )
 

@@ -32,7 +32,9 @@ def _with_path(url: str, path: str) -> str:
 class IsolatedDatabase:
     """A migrated database named `postdesk_t_<random>`, dropped by `drop()`."""
 
-    admin_url: str = field(default_factory=lambda: os.environ.get("TEST_DATABASE_URL", DEFAULT_DATABASE_URL))
+    admin_url: str = field(
+        default_factory=lambda: os.environ.get("TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
+    )
     name: str = field(default_factory=lambda: f"postdesk_t_{uuid.uuid4().hex[:12]}")
 
     @property

@@ -1,0 +1,154 @@
+"""A demo tenant as in the seeds: departments, staff in every role, shared and personal mailboxes.
+
+`seed_demo` is idempotent: run twice, it finds the tenant and changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from postdesk_runtime.db import Sessions
+from postdesk_schema import (
+    AccountKind,
+    AssignmentRole,
+    Department,
+    EmailAccount,
+    EmailAssignment,
+    Tenant,
+    TenantRole,
+    User,
+)
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+DEMO_SLUG = "acme"
+DEMO_DOMAIN = "acme.example"
+DEMO_PASSWORD = "postdesk-demo"  # noqa: S105  # printed for the demo tenant only
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    key: str
+    full_name: str
+    role: TenantRole
+    department: str
+    job_title: str
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    tenant_id: uuid.UUID
+    users: dict[str, str]
+    accounts: dict[str, str]
+    password: str
+    created: bool
+
+
+USERS = (
+    DemoUser("admin", "Alice Admin", TenantRole.ADMIN, "Customer Service", "Head of Support"),
+    DemoUser("john", "John Doe", TenantRole.MEMBER, "Customer Service", "Support Engineer"),
+    DemoUser("sara", "Sara Lee", TenantRole.MEMBER, "Sales", "Account Executive"),
+    DemoUser("victor", "Victor Viewer", TenantRole.MEMBER, "Customer Service", "Intern"),
+)
+# (account local part, kind, department, [(user, role, priority)])
+ACCOUNTS = (
+    (
+        "cs",
+        AccountKind.SHARED,
+        "Customer Service",
+        [
+            ("john", AssignmentRole.PRIMARY, 0),
+            ("sara", AssignmentRole.BACKUP, 1),
+            ("victor", AssignmentRole.VIEWER, 0),
+        ],
+    ),
+    ("sales", AccountKind.SHARED, "Sales", [("sara", AssignmentRole.PRIMARY, 0)]),
+    ("john", AccountKind.PERSONAL, "Customer Service", [("john", AssignmentRole.PRIMARY, 0)]),
+)
+WORKING_HOURS = {"timezone": "UTC", "days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}
+
+
+def address(local: str) -> str:
+    return f"{local}@{DEMO_DOMAIN}"
+
+
+async def seed_demo(sessions: Sessions) -> DemoInfo:
+    async with sessions() as session, session.begin():
+        tenant = (
+            await session.scalars(select(Tenant).where(col(Tenant.slug) == DEMO_SLUG))
+        ).first()
+        created = tenant is None
+        if tenant is None:
+            tenant = await _create(session)
+        users = (await session.scalars(select(User).where(col(User.tenant_id) == tenant.id))).all()
+        accounts = (
+            await session.scalars(
+                select(EmailAccount).where(col(EmailAccount.tenant_id) == tenant.id)
+            )
+        ).all()
+        return DemoInfo(
+            tenant_id=tenant.id,
+            users={u.email: u.role for u in users},
+            accounts={a.address: a.kind for a in accounts},
+            password=DEMO_PASSWORD,
+            created=created,
+        )
+
+
+async def _create(session: AsyncSession) -> Tenant:
+    tenant = Tenant(name="Acme Inc.", slug=DEMO_SLUG)
+    session.add(tenant)
+    departments = {
+        name: Department(tenant_id=tenant.id, name=name, routing_strategy="primary")
+        for name in ("Customer Service", "Sales")
+    }
+    session.add_all(departments.values())
+    await session.flush()
+    password_hash = PasswordHasher().hash(DEMO_PASSWORD)
+    users: dict[str, User] = {}
+    for spec in USERS:
+        users[spec.key] = User(
+            tenant_id=tenant.id,
+            email=address(spec.key),
+            password_hash=password_hash,
+            full_name=spec.full_name,
+            role=spec.role,
+            company_email=address(spec.key),
+            department_id=departments[spec.department].id,
+            job_title=spec.job_title,
+            email_signature=f"{spec.full_name}\n{spec.job_title}, Acme Inc.",
+            working_hours=WORKING_HOURS,
+            notification_preferences={"email": True, "in_app": True, "digest": "daily"},
+        )
+    session.add_all(users.values())
+    await session.flush()
+    for local, kind, department, members in ACCOUNTS:
+        account = EmailAccount(
+            tenant_id=tenant.id,
+            address=address(local),
+            display_name=f"Acme {local.title()}",
+            kind=kind,
+            department_id=departments[department].id,
+            owner_user_id=users[local].id if kind == AccountKind.PERSONAL else None,
+            signature="The Acme team",
+        )
+        session.add(account)
+        await session.flush()
+        for user_key, role, priority in members:
+            session.add(
+                EmailAssignment(
+                    tenant_id=tenant.id,
+                    account_id=account.id,
+                    user_id=users[user_key].id,
+                    role=role,
+                    can_send=role != AssignmentRole.VIEWER,
+                    can_delete=role == AssignmentRole.PRIMARY,
+                    can_assign_others=role == AssignmentRole.PRIMARY,
+                    priority=priority,
+                    assigned_by=users["admin"].id,
+                )
+            )
+    return tenant

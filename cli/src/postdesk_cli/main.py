@@ -1,0 +1,131 @@
+"""`postdesk`: migrate, demo, run one service, or bring the whole system up."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from postdesk_runtime.db import make_engine, make_sessions
+from postdesk_runtime.settings import ServiceSettings
+
+from postdesk_cli.database import create_and_migrate
+from postdesk_cli.demo import DemoInfo, address, seed_demo
+from postdesk_cli.sample import curl_line, sample_email
+from postdesk_cli.services import SERVICE_PORTS, SERVICES, ports_from
+from postdesk_cli.supervisor import Supervisor, entry_point
+
+DEV_WEBHOOK_SECRET = "dev-webhook-secret"  # noqa: S105  # the ingest service's development default
+
+
+def cmd_migrate(settings: ServiceSettings) -> int:
+    create_and_migrate(settings.database_url)
+    print("database is at the latest migration")
+    return 0
+
+
+def cmd_demo(settings: ServiceSettings, base_port: int | None) -> int:
+    create_and_migrate(settings.database_url)
+
+    async def seed() -> DemoInfo:
+        engine = make_engine(settings.database_url, pool_size=1)
+        try:
+            return await seed_demo(make_sessions(engine))
+        finally:
+            await engine.dispose()
+
+    info = asyncio.run(seed())
+    ports = ports_from(base_port) if base_port else SERVICE_PORTS
+    host = "127.0.0.1"
+    gateway = f"http://{host}:{ports['gateway']}"
+    webhook = f"http://{host}:{ports['ingest']}/webhooks/raw"
+    secret = os.environ.get("INGEST_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)
+    sample_path = Path(os.environ.get("POSTDESK_VAR_DIR", "var")) / "demo" / "sample.eml"
+    sample_path.parent.mkdir(parents=True, exist_ok=True)
+    sample_path.write_bytes(sample_email(address("cs")))
+    print(f"demo tenant {'created' if info.created else 'already present'}: {info.tenant_id}")
+    print(f"logins (password {info.password!r}):")
+    for email, role in sorted(info.users.items()):
+        print(f"  {email:<24} {role}")
+    print("mailboxes: " + ", ".join(sorted(info.accounts)))
+    print(f"gateway:  {gateway}   (OpenAPI at {gateway}/schema)")
+    print(f"webhook:  {webhook}")
+    print(f"secret:   {secret}")
+    print("send the sample email:")
+    print("  " + curl_line(sample_path, webhook, secret, address("cs")))
+    print("then read the ticket it became:")
+    print(
+        f"  token=$(curl -sS -X POST {gateway}/auth/login -H 'Content-Type: application/json' "
+        f'-d \'{{"email":"{address("john")}","password":"{info.password}"}}\' '
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'); "
+        f'curl -sS {gateway}/tickets -H "Authorization: Bearer $token"'
+    )
+    return 0
+
+
+def cmd_run(service: str) -> int:
+    os.execv(entry_point(service), [f"postdesk-{service}"])  # noqa: S606  # our own entry point
+
+
+def cmd_up(settings: ServiceSettings, base_port: int | None, migrate_first: bool) -> int:
+    if migrate_first:
+        create_and_migrate(settings.database_url)
+    env = {"LOG_FORMAT": os.environ.get("LOG_FORMAT", "console")}
+    supervisor = Supervisor(env=env, ports=ports_from(base_port) if base_port else SERVICE_PORTS)
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, request_stop)
+    supervisor.start_all()
+    try:
+        supervisor.wait_ready(timeout=90)
+        print(
+            "postdesk is up: "
+            + ", ".join(f"{p.name} :{p.port}" for p in supervisor.processes.values()),
+            flush=True,
+        )
+        exited = supervisor.wait_any_exit()
+        print(f"{exited.name} exited with {exited.process.returncode}; stopping", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("stopping (finishing in-flight messages)", flush=True)
+        return 0
+    finally:
+        supervisor.stop_all()
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="postdesk", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="migrate, then run every service until Ctrl-C")
+    up.add_argument("--base-port", type=int, default=None, help="ports from here, one per service")
+    up.add_argument("--no-migrate", action="store_true")
+    run = commands.add_parser("run", help="run one service in the foreground")
+    run.add_argument("service", choices=SERVICES)
+    commands.add_parser("migrate", help="create the database if needed and migrate it")
+    demo = commands.add_parser("demo", help="create the demo tenant and print how to use it")
+    demo.add_argument("--base-port", type=int, default=None)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = ServiceSettings()
+    if args.command == "migrate":
+        return cmd_migrate(settings)
+    if args.command == "demo":
+        return cmd_demo(settings, args.base_port)
+    if args.command == "run":
+        return cmd_run(args.service)
+    return cmd_up(settings, args.base_port, not args.no_migrate)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""The router's rules, free of I/O: which account a message is for, which
+ticket it continues, and who is assigned a new ticket.
+
+Invariants:
+- Recipient candidates keep the order envelope recipients, Delivered-To, To,
+  Cc; each address appears once, lower-cased. The first candidate that is an
+  active account wins.
+- Threading keys are In-Reply-To first, then References newest first (the
+  last reference is the direct parent); each key appears once.
+- Assignment: an active primary with an active user wins; otherwise the
+  active backup with the lowest priority; viewers are never assigned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeVar
+
+from postdesk_contracts import MailParsed
+
+MAX_REJECT_REASON_CHARS = 1_000
+
+A = TypeVar("A")
+T = TypeVar("T")
+
+
+class MatchRule(StrEnum):
+    """Why a message joined its ticket (messages.match_rule)."""
+
+    IN_REPLY_TO = "in-reply-to"
+    REFERENCES = "references"
+    NEW_TICKET = "new-ticket"
+
+
+class AssignmentRule(StrEnum):
+    """Which assignment rule chose the assignee (tickets.assignment_rule)."""
+
+    PRIMARY = "primary"
+    BACKUP = "backup"
+
+
+@dataclass(frozen=True)
+class ThreadKey:
+    """A Message-ID the new message may reply to, and the rule that named it."""
+
+    message_id: str
+    rule: MatchRule
+
+
+@dataclass(frozen=True)
+class AssignmentCandidate:
+    """One assignment of the account, with its user's state."""
+
+    user_id: uuid.UUID
+    role: str
+    priority: int
+    assignment_active: bool
+    user_active: bool
+
+    @property
+    def eligible(self) -> bool:
+        return self.assignment_active and self.user_active
+
+
+@dataclass(frozen=True)
+class AssigneeChoice:
+    user_id: uuid.UUID
+    rule: AssignmentRule
+    reason: str
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if value and value not in seen:
+            seen[value] = None
+    return list(seen)
+
+
+def recipient_candidates(mail: MailParsed) -> list[str]:
+    """Addresses that may name the receiving account, most authoritative first."""
+    addresses = [
+        *mail.envelope_recipients,
+        *mail.delivered_to,
+        *(a.email for a in mail.to),
+        *(a.email for a in mail.cc),
+    ]
+    return _unique(a.strip().lower() for a in addresses)
+
+
+def choose_account(candidates: Sequence[str], accounts: Mapping[str, A]) -> A | None:
+    """The account of the first candidate address found in `accounts` (address -> account)."""
+    for address in candidates:
+        if address in accounts:
+            return accounts[address]
+    return None
+
+
+def normalise_message_id(value: str) -> str:
+    """A Message-ID as stored: no surrounding whitespace or angle brackets."""
+    return value.strip().removeprefix("<").removesuffix(">").strip()
+
+
+def threading_keys(in_reply_to: Sequence[str], references: Sequence[str]) -> list[ThreadKey]:
+    """Keys to look up in order: In-Reply-To, then References from newest to oldest."""
+    keys: dict[str, ThreadKey] = {}
+    named = [(v, MatchRule.IN_REPLY_TO) for v in in_reply_to] + [
+        (v, MatchRule.REFERENCES) for v in reversed(references)
+    ]
+    for value, rule in named:
+        message_id = normalise_message_id(value)
+        if message_id and message_id not in keys:
+            keys[message_id] = ThreadKey(message_id, rule)
+    return list(keys.values())
+
+
+def choose_thread(keys: Sequence[ThreadKey], known: Mapping[str, T]) -> tuple[T, MatchRule] | None:
+    """The ticket of the first key whose message is known (Message-ID -> ticket), and the rule."""
+    for key in keys:
+        if key.message_id in known:
+            return known[key.message_id], key.rule
+    return None
+
+
+def choose_assignee(candidates: Sequence[AssignmentCandidate]) -> AssigneeChoice | None:
+    """The assignee of a new ticket, or None when nobody eligible holds the account.
+
+    Among several eligible primaries (or backups of equal priority) the
+    earlier one in `candidates` wins, so callers pass a stable order.
+    """
+    eligible = [c for c in candidates if c.eligible]
+    primaries = [c for c in eligible if c.role == "primary"]
+    if primaries:
+        chosen = min(primaries, key=lambda c: c.priority)
+        return AssigneeChoice(chosen.user_id, AssignmentRule.PRIMARY, "active primary of the account")
+    backups = [c for c in eligible if c.role == "backup"]
+    if backups:
+        chosen = min(backups, key=lambda c: c.priority)
+        return AssigneeChoice(
+            chosen.user_id,
+            AssignmentRule.BACKUP,
+            f"no active primary; backup with priority {chosen.priority}",
+        )
+    return None
+
+
+def unknown_recipient_reason(candidates: Sequence[str]) -> str:
+    """The recorded reason for a message no active account receives."""
+    if not candidates:
+        return "no recipient addresses in the message"
+    listed = ", ".join(candidates)
+    reason = f"no active email account for recipients: {listed}"
+    if len(reason) > MAX_REJECT_REASON_CHARS:
+        reason = reason[: MAX_REJECT_REASON_CHARS - 3] + "..."
+    return reason

@@ -101,6 +101,7 @@ async def seed_demo(sessions: Sessions) -> DemoInfo:
 async def _create(session: AsyncSession) -> Tenant:
     tenant = Tenant(name="Acme Inc.", slug=DEMO_SLUG)
     session.add(tenant)
+    await session.flush()  # no ORM relationships: flush parents before their children
     departments = {
         name: Department(tenant_id=tenant.id, name=name, routing_strategy="primary")
         for name in ("Customer Service", "Sales")

@@ -112,6 +112,8 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="create the database if needed and migrate it")
     demo = commands.add_parser("demo", help="create the demo tenant and print how to use it")
     demo.add_argument("--base-port", type=int, default=None)
+    asyncapi = commands.add_parser("asyncapi", help="write the AsyncAPI document of all events")
+    asyncapi.add_argument("--out", type=Path, default=Path("docs/asyncapi.json"))
     return root
 
 
@@ -122,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_migrate(settings)
     if args.command == "demo":
         return cmd_demo(settings, args.base_port)
+    if args.command == "asyncapi":
+        from postdesk_cli.asyncapi import render  # imports every service: only when asked
+
+        args.out.write_text(render())
+        print(f"wrote {args.out}")
+        return 0
     if args.command == "run":
         return cmd_run(args.service)
     return cmd_up(settings, args.base_port, not args.no_migrate)

@@ -45,6 +45,7 @@ class ServiceProcess:
     name: str
     port: int
     process: subprocess.Popen[bytes]
+    pump: threading.Thread
 
     @property
     def base_url(self) -> str:
@@ -72,12 +73,13 @@ class Supervisor:
         )
         assert process.stdout is not None
         width = max(len(n) for n in self.ports)
-        threading.Thread(
+        pump = threading.Thread(
             target=_pump,
             args=(f"[{name:<{width}}]", process.stdout, self.sink, self._lock),
             daemon=True,
-        ).start()
-        started = ServiceProcess(name, self.ports[name], process)
+        )
+        pump.start()
+        started = ServiceProcess(name, self.ports[name], process, pump)
         self.processes[name] = started
         return started
 
@@ -106,6 +108,9 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 service.process.kill()
                 service.process.wait()
+        service.pump.join(timeout=5)
+        if service.process.stdout is not None:
+            service.process.stdout.close()
         return service.process.returncode
 
     def stop_all(self, timeout: float = 30.0) -> None:

@@ -67,14 +67,14 @@ def new_envelope(
     payload: P,
     *,
     tenant_id: uuid.UUID | None = None,
-    caused_by: Envelope[Payload] | Envelope[P] | None = None,
+    caused_by: Envelope[Any] | None = None,
     event_id: uuid.UUID | None = None,
     version: int = 1,
 ) -> Envelope[P]:
     """Wrap `payload`, inheriting the correlation from the causing event."""
     own_id = event_id or uuid.uuid4()
     # Parametrised at run time so the payload serialises with its own fields, not the bound's.
-    model: Any = Envelope[type(payload)]  # type: ignore[misc]
+    model: Any = Envelope.__class_getitem__(type(payload))
     return cast(
         "Envelope[P]",
         model(

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from postdesk_contracts.envelope import Payload
+from postdesk_contracts.envelope import EventType, Payload
 
 MAX_PREVIEW_CHARS = 500
 
@@ -186,3 +186,19 @@ class NotificationCreated(Payload):
     kind: str
     ticket_id: uuid.UUID | None = None
     title: str
+
+
+PAYLOADS: dict[EventType, type[Payload]] = {
+    EventType.MAIL_RECEIVED: MailReceived,
+    EventType.MAIL_PARSED: MailParsed,
+    EventType.MAIL_REJECTED: MailRejected,
+    EventType.TICKET_CREATED: TicketCreated,
+    EventType.TICKET_ASSIGNED: TicketAssigned,
+    EventType.TICKET_MESSAGE_ADDED: TicketMessageAdded,
+    EventType.SLA_BREACHED: SlaBreached,
+    EventType.OUTBOUND_REQUESTED: OutboundRequested,
+    EventType.MAIL_SENT: MailSent,
+    EventType.MAIL_FAILED: MailFailed,
+    EventType.NOTIFICATION_CREATED: NotificationCreated,
+}
+"""The payload model of each event type (version 1)."""

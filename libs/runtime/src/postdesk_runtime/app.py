@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,8 +20,13 @@ def consumer_app(
     on_startup: Sequence[Any] = (),
     after_startup: Sequence[Any] = (),
     on_shutdown: Sequence[Any] = (),
+    after_shutdown: Sequence[Any] = (),
 ) -> AsgiFastStream:
-    """Connect and declare the topology before subscribers start; stop hooks run before the broker closes."""
+    """Connect and declare the topology before subscribers start.
+
+    `on_shutdown` runs before the broker stops (while it can still publish);
+    `after_shutdown` after in-flight messages are done (close the engine there).
+    """
 
     async def connect_and_declare() -> None:
         await broker.connect()
@@ -32,5 +38,9 @@ def consumer_app(
         on_startup=[connect_and_declare, *on_startup],
         after_startup=list(after_startup),
         on_shutdown=list(on_shutdown),
+        after_shutdown=list(after_shutdown),
         asyncapi_path="/asyncapi",
+        logger=logging.getLogger(
+            "postdesk.app"
+        ),  # through the root handler, so structlog renders it
     )

@@ -29,6 +29,7 @@ from faststream.rabbit.schemas.queue import QuorumQueueArgs
 from faststream.rabbit.subscriber import RabbitSubscriber
 from opentelemetry.sdk.trace import TracerProvider
 from postdesk_contracts.envelope import Envelope, EventType
+from postdesk_contracts.events import PAYLOADS
 from postdesk_contracts.topology import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
@@ -85,6 +86,9 @@ def make_broker(
             RabbitTelemetryMiddleware(tracer_provider=tracer_provider),
         ],
         graceful_timeout=graceful_timeout,
+        logger=logging.getLogger(
+            "postdesk.broker"
+        ),  # through the root handler, so structlog renders it
         log_level=logging.DEBUG,  # per-message logs cost half the throughput at INFO
     )
 
@@ -155,7 +159,26 @@ __all__ = [
     "EventPublisher",
     "EventType",
     "declare_topology",
+    "document_published",
     "events_exchange",
     "make_broker",
     "subscriber",
 ]
+
+
+def document_published(broker: RabbitBroker, *events: EventType) -> None:
+    """Declare what this service publishes, for the AsyncAPI document.
+
+    Publishing itself goes through `EventPublisher`, which adds confirms,
+    mandatory routing and event ids; these publisher objects only describe
+    the channels and their envelope schemas.
+    """
+    for event in events:
+        broker.publisher(
+            exchange=events_exchange(),
+            routing_key=event.value,
+            persist=True,
+            title=f"{event.value}:publish",
+            description=f"{event.value} events, version 1",
+            schema=Envelope.__class_getitem__(PAYLOADS[event]),
+        )

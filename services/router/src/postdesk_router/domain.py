@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from postdesk_contracts import MailParsed
+from postdesk_contracts import Address, MailParsed
 
 MAX_REJECT_REASON_CHARS = 1_000
+NO_SUBJECT = "(no subject)"
 
 A = TypeVar("A")
 T = TypeVar("T")
@@ -135,7 +136,9 @@ def choose_assignee(candidates: Sequence[AssignmentCandidate]) -> AssigneeChoice
     primaries = [c for c in eligible if c.role == "primary"]
     if primaries:
         chosen = min(primaries, key=lambda c: c.priority)
-        return AssigneeChoice(chosen.user_id, AssignmentRule.PRIMARY, "active primary of the account")
+        return AssigneeChoice(
+            chosen.user_id, AssignmentRule.PRIMARY, "active primary of the account"
+        )
     backups = [c for c in eligible if c.role == "backup"]
     if backups:
         chosen = min(backups, key=lambda c: c.priority)
@@ -156,3 +159,17 @@ def unknown_recipient_reason(candidates: Sequence[str]) -> str:
     if len(reason) > MAX_REJECT_REASON_CHARS:
         reason = reason[: MAX_REJECT_REASON_CHARS - 3] + "..."
     return reason
+
+
+def customer_of(mail: MailParsed) -> Address | None:
+    """The customer a new ticket belongs to: the sender, else the first Reply-To."""
+    return mail.from_ or (mail.reply_to[0] if mail.reply_to else None)
+
+
+def ticket_subject(subject: str) -> str:
+    return pg_text(subject).strip() or NO_SUBJECT
+
+
+def pg_text(value: str) -> str:
+    """`value` without NUL characters, which PostgreSQL text and jsonb cannot hold."""
+    return value.replace("\x00", "")

@@ -1,0 +1,185 @@
+"""Schemas of the gateway's HTTP API, shared with its clients.
+
+These are API models only: never table rows, never event payloads, even
+where they look alike. Like the events they are frozen and ignore unknown
+fields, and they change only compatibly (new optional fields). Status,
+priority and role values are plain strings here so that a value added to
+the database later never breaks a response.
+
+Errors use one problem-details shape (RFC 9457): `Problem`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_REPLY_CHARS = 200_000
+
+
+class ApiModel(BaseModel):
+    """Base of every API model: frozen, tolerant of fields added later."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Problem(ApiModel):
+    """Every error response: `application/problem+json`."""
+
+    type: str = Field(default="about:blank", description="URI identifying the problem type")
+    title: str = Field(description="short summary of the problem type")
+    status: int = Field(description="HTTP status code")
+    detail: str = Field(default="", description="what went wrong with this request")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="per-field messages; only on request validation errors"
+    )
+
+
+class LoginRequest(ApiModel):
+    """Credentials; never echoed back, not even in validation errors."""
+
+    model_config = ApiModel.model_config | {"hide_input_in_errors": True}
+
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(ApiModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105  # the OAuth 2 token type, not a secret
+    expires_in: int = Field(description="seconds until the access token expires")
+
+
+class AccountAccess(ApiModel):
+    """A mailbox the user can see, with the rights they hold on it.
+
+    `role` is the user's assignment role (None for a tenant admin without an
+    assignment); the rights are effective rights: a tenant admin holds all.
+    """
+
+    account_id: uuid.UUID
+    address: str
+    display_name: str = ""
+    kind: str
+    role: str | None = None
+    can_send: bool
+    can_receive: bool
+    can_delete: bool
+    can_assign_others: bool
+
+
+class Me(ApiModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: str = Field(description="tenant role: admin or member")
+    tenant_id: uuid.UUID
+    department_id: uuid.UUID | None = None
+    accounts: list[AccountAccess] = Field(default_factory=list)
+
+
+class EmailAddress(ApiModel):
+    name: str = ""
+    email: str
+
+
+class AttachmentInfo(ApiModel):
+    """Attachment metadata; the content is fetched separately."""
+
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    inline: bool = False
+    content_id: str | None = None
+
+
+class MessageView(ApiModel):
+    model_config = ApiModel.model_config | {"populate_by_name": True}
+
+    id: uuid.UUID
+    direction: str = Field(description="inbound or outbound")
+    from_: EmailAddress | None = Field(default=None, alias="from")
+    to: list[EmailAddress] = Field(default_factory=list)
+    cc: list[EmailAddress] = Field(default_factory=list)
+    subject: str = ""
+    text_body: str = ""
+    html_body: str | None = None
+    match_rule: str = Field(default="", description="why this message joined its ticket")
+    created_at: datetime
+    attachments: list[AttachmentInfo] = Field(default_factory=list)
+
+
+class TicketSummary(ApiModel):
+    id: uuid.UUID
+    number: int
+    subject: str
+    status: str
+    priority: str
+    account_id: uuid.UUID
+    department_id: uuid.UUID | None = None
+    customer_email: str
+    customer_name: str = ""
+    assignee_id: uuid.UUID | None = None
+    message_count: int = 0
+    tags: list[str] = Field(default_factory=list)
+    created_at: datetime
+    last_message_at: datetime
+
+
+class TicketDetail(TicketSummary):
+    first_responded_at: datetime | None = None
+    resolved_at: datetime | None = None
+    messages: list[MessageView] = Field(default_factory=list, description="oldest first")
+
+
+class TicketPage(ApiModel):
+    items: list[TicketSummary]
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; None on the last page"
+    )
+
+
+class NotificationView(ApiModel):
+    id: uuid.UUID
+    kind: str
+    ticket_id: uuid.UUID | None = None
+    title: str
+    body: str = ""
+    read_at: datetime | None = None
+    created_at: datetime
+
+
+class NotificationList(ApiModel):
+    items: list[NotificationView] = Field(description="newest first")
+
+
+class ReplyRequest(ApiModel):
+    text: str = Field(min_length=1, max_length=MAX_REPLY_CHARS)
+
+
+class ReplyAccepted(ApiModel):
+    outbound_id: uuid.UUID = Field(description="follow the reply through mail.sent / mail.failed")
+
+
+__all__ = [
+    "MAX_REPLY_CHARS",
+    "AccountAccess",
+    "AttachmentInfo",
+    "EmailAddress",
+    "LoginRequest",
+    "Me",
+    "MessageView",
+    "NotificationList",
+    "NotificationView",
+    "Problem",
+    "ReplyAccepted",
+    "ReplyRequest",
+    "TicketDetail",
+    "TicketPage",
+    "TicketSummary",
+    "TokenResponse",
+]

@@ -1,0 +1,155 @@
+"""Access tokens, password verification and the authentication middleware.
+
+Tokens are HS256 JWTs with `sub` (user id), `tid` (tenant id), `iat`, `exp`
+and `jti`. The HMAC key is SHA-256 of a domain-separation prefix and
+`JWT_SECRET`: a full-length key even for the short development secret
+(production refuses secrets under 32 bytes, see settings), so a token can
+only be verified by the gateway, which is the only service that needs to.
+
+Every request passes `BearerAuthMiddleware` unless its route opts out
+with `opt={"exclude_from_auth": True}` (`PUBLIC`). It loads the *active*
+user on each request: deactivating a user locks them out at once,
+whatever tokens they hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from litestar.connection import ASGIConnection, Request
+from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp
+from postdesk_runtime.db import Sessions
+
+from postdesk_gateway import db
+from postdesk_gateway.domain import AuthenticationError, CurrentUser
+from postdesk_gateway.errors import BEARER_CHALLENGE
+
+ALGORITHM = "HS256"
+PUBLIC = {"exclude_from_auth": True}
+_KEY_PREFIX = b"postdesk-gateway-jwt-v1:"
+_REQUIRED_CLAIMS = ["sub", "tid", "iat", "exp", "jti"]
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    token_id: uuid.UUID
+    issued_at: datetime
+    expires_at: datetime
+
+
+class TokenService:
+    """Issues and checks access tokens."""
+
+    def __init__(self, secret: str, *, lifetime: timedelta) -> None:
+        self._key = hashlib.sha256(_KEY_PREFIX + secret.encode()).digest()
+        self.lifetime = lifetime
+
+    def issue(
+        self, user_id: uuid.UUID, tenant_id: uuid.UUID, *, now: datetime | None = None
+    ) -> str:
+        issued_at = now or datetime.now(UTC)
+        claims = {
+            "sub": str(user_id),
+            "tid": str(tenant_id),
+            "iat": issued_at,
+            "exp": issued_at + self.lifetime,
+            "jti": str(uuid.uuid4()),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> TokenClaims:
+        """The token's claims; `AuthenticationError` if forged, expired or malformed."""
+        try:
+            claims = jwt.decode(
+                token, self._key, algorithms=[ALGORITHM], options={"require": _REQUIRED_CLAIMS}
+            )
+            return TokenClaims(
+                user_id=uuid.UUID(claims["sub"]),
+                tenant_id=uuid.UUID(claims["tid"]),
+                token_id=uuid.UUID(claims["jti"]),
+                issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            )
+        except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+            raise AuthenticationError("invalid or expired token") from exc
+
+
+class Passwords:
+    """argon2id verification, off the event loop, with equal work for unknown users."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self._hasher = hasher or PasswordHasher()
+        self._dummy_hash: str | None = None
+
+    def _verify_sync(self, password_hash: str | None, password: str) -> bool:
+        if password_hash is None:
+            # Unknown user: spend the same time as a real check, so timing reveals nothing.
+            if self._dummy_hash is None:
+                self._dummy_hash = self._hasher.hash("postdesk-no-such-user")
+            password_hash = self._dummy_hash
+            password = password + "\x00never-matches"
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """True only for a known user's matching password."""
+        ok = await asyncio.to_thread(self._verify_sync, password_hash, password)
+        return ok and password_hash is not None
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    """401 unless the request carries a valid token of an active user of the token's tenant."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        tokens: TokenService,
+        sessions: Sessions,
+        exclude: list[str] | None = None,
+    ) -> None:
+        super().__init__(app, exclude=exclude)
+        self._tokens = tokens
+        self._sessions = sessions
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("missing bearer token", headers=BEARER_CHALLENGE)
+        try:
+            claims = self._tokens.verify(token.strip())
+        except AuthenticationError as exc:
+            raise NotAuthorizedException(str(exc), headers=BEARER_CHALLENGE) from exc
+        async with self._sessions() as session:
+            user = await db.load_active_user(session, claims.user_id, claims.tenant_id)
+        if user is None:
+            raise NotAuthorizedException("invalid or expired token", headers=BEARER_CHALLENGE)
+        return AuthenticationResult(user=user, auth=claims)
+
+
+async def provide_user(request: Request[CurrentUser, TokenClaims, State]) -> CurrentUser:
+    """The user `BearerAuthMiddleware` authenticated."""
+    return request.user

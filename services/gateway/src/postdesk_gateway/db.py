@@ -1,0 +1,237 @@
+"""Queries of the gateway. The visibility rule lives here, once: `visible_tickets`."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from postdesk_schema import (
+    Attachment,
+    AuditLog,
+    EmailAccount,
+    EmailAssignment,
+    Message,
+    Notification,
+    TenantRole,
+    Ticket,
+    TicketStatus,
+    User,
+)
+from sqlalchemy import ColumnElement, and_, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from postdesk_gateway.domain import CurrentUser, TicketCursor
+
+
+def visible_tickets(user: CurrentUser) -> ColumnElement[bool]:
+    """The SQL condition for tickets `user` may see.
+
+    Never another tenant's. Tenant admins see every ticket of their tenant;
+    everyone else only tickets of mailboxes they hold an active assignment
+    on, in any role (viewers included).
+    """
+    same_tenant = col(Ticket.tenant_id) == user.tenant_id
+    if user.is_admin:
+        return same_tenant
+    assigned_accounts = select(col(EmailAssignment.account_id)).where(
+        col(EmailAssignment.user_id) == user.id,
+        col(EmailAssignment.tenant_id) == user.tenant_id,
+        col(EmailAssignment.is_active).is_(True),
+    )
+    return and_(same_tenant, col(Ticket.account_id).in_(assigned_accounts))
+
+
+def _current_user(user: User) -> CurrentUser:
+    return CurrentUser(
+        id=user.id,
+        tenant_id=user.tenant_id,
+        email=user.email,
+        full_name=user.full_name,
+        role=str(user.role),
+        department_id=user.department_id,
+        is_admin=user.role == TenantRole.ADMIN,
+    )
+
+
+async def find_login_user(session: AsyncSession, email: str) -> User | None:
+    """The active user whose login is `email` (compared lower-cased)."""
+    return (
+        await session.scalars(
+            select(User).where(
+                col(User.email) == email.strip().lower(), col(User.is_active).is_(True)
+            )
+        )
+    ).one_or_none()
+
+
+async def load_active_user(
+    session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID
+) -> CurrentUser | None:
+    user = (
+        await session.scalars(
+            select(User).where(
+                col(User.id) == user_id,
+                col(User.tenant_id) == tenant_id,
+                col(User.is_active).is_(True),
+            )
+        )
+    ).one_or_none()
+    return _current_user(user) if user is not None else None
+
+
+async def set_password_hash(session: AsyncSession, user_id: uuid.UUID, password_hash: str) -> None:
+    user = await session.get(User, user_id)
+    if user is not None:
+        user.password_hash = password_hash
+
+
+async def visible_accounts(
+    session: AsyncSession, user: CurrentUser
+) -> list[tuple[EmailAccount, EmailAssignment | None]]:
+    """Mailboxes `user` can see, each with the user's active assignment on it (if any)."""
+    on_assignment = and_(
+        col(EmailAssignment.account_id) == col(EmailAccount.id),
+        col(EmailAssignment.user_id) == user.id,
+        col(EmailAssignment.is_active).is_(True),
+    )
+    query = (
+        select(EmailAccount, EmailAssignment)
+        .where(col(EmailAccount.tenant_id) == user.tenant_id)
+        .order_by(col(EmailAccount.address))
+    )
+    if user.is_admin:
+        query = query.outerjoin(EmailAssignment, on_assignment)
+    else:
+        query = query.join(EmailAssignment, on_assignment)
+    rows = (await session.execute(query)).all()
+    return [(account, assignment) for account, assignment in rows]
+
+
+async def list_tickets(
+    session: AsyncSession,
+    user: CurrentUser,
+    *,
+    status: TicketStatus | None,
+    account_id: uuid.UUID | None,
+    assigned_to_me: bool,
+    after: TicketCursor | None,
+    limit: int,
+) -> list[Ticket]:
+    """Up to `limit` visible tickets, newest activity first, after `after`."""
+    conditions: list[ColumnElement[bool]] = [visible_tickets(user)]
+    if status is not None:
+        conditions.append(col(Ticket.status) == status)
+    if account_id is not None:
+        conditions.append(col(Ticket.account_id) == account_id)
+    if assigned_to_me:
+        conditions.append(col(Ticket.assignee_id) == user.id)
+    if after is not None:
+        conditions.append(
+            tuple_(col(Ticket.last_message_at), col(Ticket.id))
+            < tuple_(after.last_message_at, after.ticket_id)
+        )
+    query = (
+        select(Ticket)
+        .where(*conditions)
+        .order_by(col(Ticket.last_message_at).desc(), col(Ticket.id).desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def get_visible_ticket(
+    session: AsyncSession, user: CurrentUser, ticket_id: uuid.UUID
+) -> Ticket | None:
+    query = select(Ticket).where(col(Ticket.id) == ticket_id, visible_tickets(user))
+    return (await session.scalars(query)).one_or_none()
+
+
+async def ticket_messages(
+    session: AsyncSession, ticket: Ticket
+) -> list[tuple[Message, list[Attachment]]]:
+    """The ticket's messages, oldest first, each with its attachments."""
+    messages = (
+        await session.scalars(
+            select(Message)
+            .where(col(Message.ticket_id) == ticket.id, col(Message.tenant_id) == ticket.tenant_id)
+            .order_by(col(Message.created_at), col(Message.id))
+        )
+    ).all()
+    by_message: dict[uuid.UUID, list[Attachment]] = defaultdict(list)
+    if messages:
+        attachments = await session.scalars(
+            select(Attachment)
+            .where(col(Attachment.message_id).in_([m.id for m in messages]))
+            .order_by(col(Attachment.created_at), col(Attachment.id))
+        )
+        for attachment in attachments:
+            by_message[attachment.message_id].append(attachment)
+    return [(message, by_message[message.id]) for message in messages]
+
+
+async def last_inbound_message(session: AsyncSession, ticket: Ticket) -> Message | None:
+    return (
+        await session.scalars(
+            select(Message)
+            .where(
+                col(Message.ticket_id) == ticket.id,
+                col(Message.tenant_id) == ticket.tenant_id,
+                col(Message.direction) == "inbound",
+            )
+            .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+            .limit(1)
+        )
+    ).one_or_none()
+
+
+async def active_assignment(
+    session: AsyncSession, user: CurrentUser, account_id: uuid.UUID
+) -> EmailAssignment | None:
+    return (
+        await session.scalars(
+            select(EmailAssignment).where(
+                col(EmailAssignment.account_id) == account_id,
+                col(EmailAssignment.user_id) == user.id,
+                col(EmailAssignment.tenant_id) == user.tenant_id,
+                col(EmailAssignment.is_active).is_(True),
+            )
+        )
+    ).one_or_none()
+
+
+async def user_notifications(
+    session: AsyncSession, user: CurrentUser, *, limit: int
+) -> list[Notification]:
+    query = (
+        select(Notification)
+        .where(col(Notification.user_id) == user.id, col(Notification.tenant_id) == user.tenant_id)
+        .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+def audit(
+    session: AsyncSession,
+    user: CurrentUser,
+    *,
+    action: str,
+    object_type: str,
+    object_id: uuid.UUID,
+    ip: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append an audit row to the session's transaction."""
+    session.add(
+        AuditLog(
+            tenant_id=user.tenant_id,
+            actor_user_id=user.id,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            ip=ip,
+            detail=detail or {},
+        )
+    )

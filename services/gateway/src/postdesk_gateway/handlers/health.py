@@ -1,0 +1,24 @@
+"""/healthz: the process answers. /readyz: its database and broker answer too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.response import Response
+from postdesk_runtime.health import Check, run_checks
+
+from postdesk_gateway.auth import PUBLIC
+
+
+@get("/healthz", include_in_schema=False, opt=PUBLIC)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False, opt=PUBLIC)
+async def readyz(readiness: NamedDependency[dict[str, Check]]) -> Response[dict[str, Any]]:
+    ready, results = await run_checks(readiness)
+    body = {"status": "ready" if ready else "not ready", "checks": results}
+    return Response(body, status_code=200 if ready else 503)

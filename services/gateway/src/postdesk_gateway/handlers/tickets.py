@@ -1,0 +1,69 @@
+"""The inbox: ticket lists, ticket detail, replies."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from postdesk_contracts.api import ReplyAccepted, ReplyRequest, TicketDetail, TicketPage
+from postdesk_schema import TicketStatus
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postdesk_gateway import service
+from postdesk_gateway.domain import CurrentUser
+from postdesk_gateway.handlers import SECURED, problems
+
+
+class TicketController(Controller):
+    path = "/tickets"
+    tags = ["tickets"]  # noqa: RUF012  # Litestar's own class attribute, declared as a list
+    security = SECURED
+
+    @get(responses=problems(400, 401))
+    async def list_tickets(
+        self,
+        session: NamedDependency[AsyncSession],
+        user: NamedDependency[CurrentUser],
+        status: FromQuery[TicketStatus | None] = None,
+        account_id: FromQuery[uuid.UUID | None] = None,
+        assigned_to_me: FromQuery[bool] = False,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+        cursor: FromQuery[str | None] = None,
+    ) -> TicketPage:
+        """Tickets you can see, latest activity first; follow `next_cursor` for more."""
+        query = service.TicketQuery(status, account_id, assigned_to_me, limit, cursor)
+        return await service.list_tickets(session, user, query)
+
+    @get("/{ticket_id:uuid}", responses=problems(400, 401, 404))
+    async def get_ticket(
+        self,
+        ticket_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        user: NamedDependency[CurrentUser],
+        client_ip: NamedDependency[str],
+    ) -> TicketDetail:
+        """One ticket with its messages, oldest first. Every read is audit-logged."""
+        return await service.read_ticket(session, user, ticket_id, ip=client_ip)
+
+    @post(
+        "/{ticket_id:uuid}/replies",
+        status_code=202,
+        responses=problems(400, 401, 403, 404),
+    )
+    async def reply(
+        self,
+        ticket_id: FromPath[uuid.UUID],
+        data: JSONBody[ReplyRequest],
+        session: NamedDependency[AsyncSession],
+        user: NamedDependency[CurrentUser],
+        client_ip: NamedDependency[str],
+        wake_relay: NamedDependency[Callable[[], None]],
+    ) -> ReplyAccepted:
+        """Queue a reply to the customer from the ticket's mailbox (needs can_send)."""
+        return await service.request_reply(
+            session, user, ticket_id, data.text, ip=client_ip, wake_relay=wake_relay
+        )

@@ -1,0 +1,165 @@
+"""Composition root: `create_app(settings)` wires the gateway; `run()` serves it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from faststream.rabbit import RabbitBroker
+from litestar import Litestar, Request
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.pydantic import PydanticPlugin
+from postdesk_contracts import EventType
+from postdesk_runtime import (
+    EventPublisher,
+    OutboxRelay,
+    Sessions,
+    configure_logging,
+    configure_tracing,
+    declare_topology,
+    make_broker,
+    make_engine,
+    make_sessions,
+    serve,
+)
+from postdesk_runtime.broker import document_published
+from postdesk_runtime.health import readiness_checks
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from postdesk_gateway.auth import BearerAuthMiddleware, Passwords, TokenService, provide_user
+from postdesk_gateway.errors import exception_handlers
+from postdesk_gateway.handlers import BEARER_SCHEME
+from postdesk_gateway.handlers.auth import AuthController, MeController
+from postdesk_gateway.handlers.health import healthz, readyz
+from postdesk_gateway.handlers.notifications import NotificationController
+from postdesk_gateway.handlers.tickets import TicketController
+from postdesk_gateway.service import SERVICE
+from postdesk_gateway.settings import GatewaySettings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Everything the gateway holds for its lifetime; built here, nowhere else."""
+
+    engine: AsyncEngine
+    sessions: Sessions
+    broker: RabbitBroker
+    relay: OutboxRelay
+    tokens: TokenService
+    passwords: Passwords
+
+
+def build_runtime(settings: GatewaySettings) -> Runtime:
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    sessions = make_sessions(engine)
+    broker = make_broker(
+        settings.amqp_url,
+        tracer_provider=configure_tracing(SERVICE, console_export=settings.otel_console_export),
+        graceful_timeout=settings.shutdown_grace_seconds,
+    )
+    document_published(broker, EventType.OUTBOUND_REQUESTED)
+    return Runtime(
+        engine=engine,
+        sessions=sessions,
+        broker=broker,
+        relay=OutboxRelay(SERVICE, sessions, EventPublisher(broker)),
+        tokens=TokenService(
+            settings.jwt_secret, lifetime=timedelta(minutes=settings.access_token_minutes)
+        ),
+        passwords=Passwords(),
+    )
+
+
+def _dependencies(rt: Runtime) -> dict[str, Provide]:
+    async def provide_session() -> AsyncIterator[AsyncSession]:
+        async with rt.sessions() as session:
+            yield session
+
+    def provide_client_ip(request: Request[Any, Any, State]) -> str:
+        return request.client.host if request.client else ""
+
+    def constant(value: Any) -> Provide:
+        return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+    wake: Callable[[], None] = rt.relay.wake
+    return {
+        "session": Provide(provide_session),
+        "client_ip": Provide(provide_client_ip, sync_to_thread=False),
+        "passwords": constant(rt.passwords),
+        "tokens": constant(rt.tokens),
+        "wake_relay": constant(wake),
+        "readiness": constant(readiness_checks(rt.broker, rt.engine)),
+    }
+
+
+def create_app(settings: GatewaySettings) -> Litestar:
+    """The gateway's ASGI app. The broker is only for the outbox relay of replies."""
+    rt = build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            await rt.broker.connect()
+            await declare_topology(rt.broker)
+            rt.relay.start()
+            yield
+        finally:  # also after a failed startup: close whatever was opened
+            await rt.relay.stop()
+            await rt.broker.stop()
+            await rt.engine.dispose()
+
+    return Litestar(
+        route_handlers=[
+            AuthController,
+            healthz,
+            readyz,
+            MeController,
+            TicketController,
+            NotificationController,
+        ],
+        # Secure by default: every route needs a token unless it opts out (login, health)
+        # or is the OpenAPI document.
+        middleware=[
+            DefineMiddleware(
+                BearerAuthMiddleware, tokens=rt.tokens, sessions=rt.sessions, exclude=["^/schema"]
+            )
+        ],
+        dependencies={**_dependencies(rt), "user": Provide(provide_user)},
+        exception_handlers=exception_handlers(),
+        plugins=[PydanticPlugin(prefer_alias=True)],
+        lifespan=[lifespan],
+        state=State({"broker": rt.broker}),
+        cors_config=CORSConfig(
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type"],
+        )
+        if settings.cors_origins
+        else None,
+        openapi_config=OpenAPIConfig(
+            title="postdesk gateway",
+            version="0.1.0",
+            description="The HTTP API of postdesk's inbox and admin console.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    BEARER_SCHEME: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+        ),
+        logging_config=None,
+    )
+
+
+def run() -> None:
+    settings = GatewaySettings()
+    configure_logging(SERVICE, settings.log_format, settings.log_level)
+    serve(create_app(settings), settings)

@@ -1,0 +1,33 @@
+"""The gateway's settings, read from the environment."""
+
+from __future__ import annotations
+
+from postdesk_runtime.settings import ServiceSettings
+from pydantic import Field, model_validator
+
+JWT_SECRET_PLACEHOLDER = "dev-jwt-secret-change-me"  # noqa: S105  # the refused development default
+MIN_PRODUCTION_SECRET_BYTES = 32
+
+
+class GatewaySettings(ServiceSettings):
+    """`JWT_SECRET` signs access tokens (HS256); the placeholder is refused in production.
+
+    `CORS_ORIGINS` is a JSON list of allowed browser origins; empty disables CORS.
+    """
+
+    http_port: int = 8000
+    jwt_secret: str = Field(default=JWT_SECRET_PLACEHOLDER, min_length=1)
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _refuse_weak_secret(self) -> GatewaySettings:
+        self.refuse_placeholder("JWT_SECRET", self.jwt_secret, JWT_SECRET_PLACEHOLDER)
+        if (
+            self.environment == "production"
+            and len(self.jwt_secret.encode()) < MIN_PRODUCTION_SECRET_BYTES
+        ):
+            raise ValueError(
+                f"JWT_SECRET must be at least {MIN_PRODUCTION_SECRET_BYTES} bytes in production"
+            )
+        return self

@@ -1,0 +1,140 @@
+"""Table rows to API models: the only place the two shapes meet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from postdesk_contracts.api import (
+    AccountAccess,
+    AttachmentInfo,
+    EmailAddress,
+    Me,
+    MessageView,
+    NotificationView,
+    TicketDetail,
+    TicketSummary,
+)
+from postdesk_schema import (
+    Attachment,
+    EmailAccount,
+    EmailAssignment,
+    Message,
+    Notification,
+    Ticket,
+)
+
+from postdesk_gateway.domain import CurrentUser
+
+
+def _addresses(values: list[dict[str, Any]]) -> list[EmailAddress]:
+    return [
+        EmailAddress(name=str(v.get("name") or ""), email=str(v["email"]))
+        for v in values
+        if isinstance(v, dict) and v.get("email")
+    ]
+
+
+def account_access(
+    user: CurrentUser, account: EmailAccount, assignment: EmailAssignment | None
+) -> AccountAccess:
+    def right(name: str) -> bool:
+        return user.is_admin or (assignment is not None and bool(getattr(assignment, name)))
+
+    return AccountAccess(
+        account_id=account.id,
+        address=account.address,
+        display_name=account.display_name,
+        kind=str(account.kind),
+        role=str(assignment.role) if assignment is not None else None,
+        can_send=right("can_send"),
+        can_receive=right("can_receive"),
+        can_delete=right("can_delete"),
+        can_assign_others=right("can_assign_others"),
+    )
+
+
+def me(user: CurrentUser, accounts: list[AccountAccess]) -> Me:
+    return Me(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        role=user.role,
+        tenant_id=user.tenant_id,
+        department_id=user.department_id,
+        accounts=accounts,
+    )
+
+
+def _summary_fields(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "number": ticket.number,
+        "subject": ticket.subject,
+        "status": str(ticket.status),
+        "priority": str(ticket.priority),
+        "account_id": ticket.account_id,
+        "department_id": ticket.department_id,
+        "customer_email": ticket.customer_email,
+        "customer_name": ticket.customer_name,
+        "assignee_id": ticket.assignee_id,
+        "message_count": ticket.message_count,
+        "tags": list(ticket.tags),
+        "created_at": ticket.created_at,
+        "last_message_at": ticket.last_message_at,
+    }
+
+
+def ticket_summary(ticket: Ticket) -> TicketSummary:
+    return TicketSummary(**_summary_fields(ticket))
+
+
+def message_view(message: Message, attachments: list[Attachment]) -> MessageView:
+    sender = (
+        EmailAddress(name=message.from_name, email=message.from_email)
+        if message.from_email
+        else None
+    )
+    return MessageView(
+        id=message.id,
+        direction=message.direction,
+        from_=sender,
+        to=_addresses(message.to),
+        cc=_addresses(message.cc),
+        subject=message.subject,
+        text_body=message.text_body,
+        html_body=message.html_body,
+        match_rule=message.match_rule,
+        created_at=message.created_at,
+        attachments=[
+            AttachmentInfo(
+                id=a.id,
+                filename=a.filename,
+                content_type=a.content_type,
+                size=a.size,
+                inline=a.inline,
+                content_id=a.content_id,
+            )
+            for a in attachments
+        ],
+    )
+
+
+def ticket_detail(ticket: Ticket, messages: list[tuple[Message, list[Attachment]]]) -> TicketDetail:
+    return TicketDetail(
+        **_summary_fields(ticket),
+        first_responded_at=ticket.first_responded_at,
+        resolved_at=ticket.resolved_at,
+        messages=[message_view(m, atts) for m, atts in messages],
+    )
+
+
+def notification_view(notification: Notification) -> NotificationView:
+    return NotificationView(
+        id=notification.id,
+        kind=notification.kind,
+        ticket_id=notification.ticket_id,
+        title=notification.title,
+        body=notification.body,
+        read_at=notification.read_at,
+        created_at=notification.created_at,
+    )

@@ -1,0 +1,63 @@
+"""The notifier's pure rules."""
+
+from __future__ import annotations
+
+import uuid
+
+from postdesk_notifier.domain import (
+    MAX_TITLE_CHARS,
+    NotificationDraft,
+    Skipped,
+    TicketInfo,
+    UserInfo,
+    assignment_title,
+    plan_assignment_notification,
+)
+
+TENANT = uuid.uuid4()
+TICKET = TicketInfo(uuid.uuid4(), TENANT, 42, "Printer on fire")
+
+
+def user(*, tenant: uuid.UUID = TENANT, active: bool = True) -> UserInfo:
+    return UserInfo(uuid.uuid4(), tenant, active)
+
+
+def test_title_names_number_and_subject() -> None:
+    """The title reads "Ticket #<n> assigned to you: <subject>"."""
+    assert assignment_title(42, "Printer on fire") == "Ticket #42 assigned to you: Printer on fire"
+    assert assignment_title(1, " ") == "Ticket #1 assigned to you: (no subject)"
+
+
+def test_long_subject_is_cut() -> None:
+    """A huge subject gives a title of bounded length ending in an ellipsis."""
+    title = assignment_title(1, "x" * 1_000)
+    assert len(title) == MAX_TITLE_CHARS
+    assert title.endswith("...")
+
+
+def test_active_assignee_of_the_tenant_is_notified() -> None:
+    """An active user of the ticket's tenant gets a ticket.assigned notification."""
+    assignee = user()
+    plan = plan_assignment_notification(TENANT, TICKET, assignee)
+    assert plan == NotificationDraft(
+        TENANT,
+        assignee.id,
+        "ticket.assigned",
+        TICKET.id,
+        "Ticket #42 assigned to you: Printer on fire",
+    )
+
+
+def test_missing_event_tenant_uses_ticket_tenant() -> None:
+    """An event without tenant still notifies within the ticket's tenant."""
+    assert isinstance(plan_assignment_notification(None, TICKET, user()), NotificationDraft)
+
+
+def test_cross_tenant_or_inactive_is_skipped() -> None:
+    """Other tenants' users, unknown users, inactive users and mismatched events are never notified."""
+    assert isinstance(
+        plan_assignment_notification(TENANT, TICKET, user(tenant=uuid.uuid4())), Skipped
+    )
+    assert isinstance(plan_assignment_notification(TENANT, TICKET, None), Skipped)
+    assert isinstance(plan_assignment_notification(TENANT, TICKET, user(active=False)), Skipped)
+    assert isinstance(plan_assignment_notification(uuid.uuid4(), TICKET, user()), Skipped)

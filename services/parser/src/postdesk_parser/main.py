@@ -1,0 +1,47 @@
+"""Composition root of the parser: `create_app(settings)` wires everything; `run()` serves it."""
+
+from __future__ import annotations
+
+from faststream.asgi import AsgiFastStream
+from postdesk_contracts import EventType
+from postdesk_runtime import (
+    EventPublisher,
+    LocalBlobStore,
+    configure_logging,
+    configure_tracing,
+    consumer_app,
+    make_broker,
+    make_engine,
+    make_sessions,
+    serve,
+)
+from postdesk_runtime.broker import document_published
+from postdesk_runtime.health import readiness_checks
+
+from postdesk_parser.handlers import register
+from postdesk_parser.service import Ports
+from postdesk_parser.settings import ParserSettings
+
+
+def create_app(settings: ParserSettings) -> AsgiFastStream:
+    tracer_provider = configure_tracing("parser", console_export=settings.otel_console_export)
+    broker = make_broker(
+        settings.amqp_url,
+        tracer_provider=tracer_provider,
+        prefetch_count=settings.prefetch_count,
+        graceful_timeout=settings.shutdown_grace_seconds,
+    )
+    document_published(broker, EventType.MAIL_PARSED, EventType.MAIL_REJECTED)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    ports = Ports(LocalBlobStore(settings.blob_dir), make_sessions(engine), EventPublisher(broker))
+    register(broker, ports)
+    app = consumer_app(broker, checks=readiness_checks(broker, engine))
+    # after the broker has drained in-flight messages, which still use the pool
+    app.after_shutdown(engine.dispose)
+    return app
+
+
+def run() -> None:
+    settings = ParserSettings()
+    configure_logging("parser", settings.log_format, settings.log_level)
+    serve(create_app(settings), settings)

@@ -1,0 +1,197 @@
+"""The router's queries. Every function runs inside the caller's transaction.
+
+The router reads tenancy tables (accounts, assignments, users) and writes
+tickets, messages, attachments, its own processing-log rows and
+`tenants.next_ticket_number`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from postdesk_schema import (
+    EmailAccount,
+    EmailAssignment,
+    EmailProcessingLog,
+    Message,
+    Tenant,
+    Ticket,
+    User,
+)
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Result
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from postdesk_router.domain import AssignmentCandidate
+
+STAGE = "router"
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    address: str
+    department_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+
+
+async def active_accounts(session: AsyncSession, addresses: Sequence[str]) -> dict[str, AccountRef]:
+    """Active accounts among `addresses` (lower-cased), keyed by address."""
+    if not addresses:
+        return {}
+    rows = await session.execute(
+        select(
+            col(EmailAccount.id),
+            col(EmailAccount.tenant_id),
+            col(EmailAccount.address),
+            col(EmailAccount.department_id),
+        ).where(col(EmailAccount.address).in_(addresses), col(EmailAccount.is_active).is_(True))
+    )
+    return {
+        row.address: AccountRef(row.id, row.tenant_id, row.address, row.department_id)
+        for row in rows
+    }
+
+
+async def lock_message_id(session: AsyncSession, tenant_id: uuid.UUID, message_id: str) -> None:
+    """Serialise routing of one Message-ID in one tenant until this transaction ends.
+
+    Two replicas routing copies of the same email then run one after the
+    other, and the second sees the first's message as a duplicate.
+    """
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"postdesk.router:{tenant_id}:{message_id}"},
+    )
+
+
+async def find_message(
+    session: AsyncSession, tenant_id: uuid.UUID, message_id: str
+) -> StoredMessage | None:
+    row = (
+        await session.execute(
+            select(col(Message.id), col(Message.ticket_id)).where(
+                col(Message.tenant_id) == tenant_id, col(Message.message_id_header) == message_id
+            )
+        )
+    ).first()
+    return StoredMessage(row.id, row.ticket_id) if row else None
+
+
+async def tickets_of_messages(
+    session: AsyncSession, tenant_id: uuid.UUID, message_ids: Sequence[str]
+) -> dict[str, uuid.UUID]:
+    """Ticket ids of the tenant's stored messages among `message_ids`, keyed by Message-ID."""
+    if not message_ids:
+        return {}
+    rows = await session.execute(
+        select(col(Message.message_id_header), col(Message.ticket_id)).where(
+            col(Message.tenant_id) == tenant_id, col(Message.message_id_header).in_(message_ids)
+        )
+    )
+    return {row.message_id_header: row.ticket_id for row in rows}
+
+
+async def next_ticket_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """Take the tenant's next ticket number; the row lock holds until commit."""
+    number = (
+        await session.execute(
+            update(Tenant)
+            .where(col(Tenant.id) == tenant_id)
+            .values(next_ticket_number=col(Tenant.next_ticket_number) + 1)
+            .returning(col(Tenant.next_ticket_number) - 1)
+        )
+    ).scalar_one()
+    return int(number)
+
+
+async def add_message_to_ticket(session: AsyncSession, ticket_id: uuid.UUID, at: datetime) -> int:
+    """Count one more message on the ticket; returns the ticket's number."""
+    number = (
+        await session.execute(
+            update(Ticket)
+            .where(col(Ticket.id) == ticket_id)
+            .values(
+                message_count=col(Ticket.message_count) + 1,
+                last_message_at=func.greatest(col(Ticket.last_message_at), at),
+                updated_at=datetime.now(UTC),
+            )
+            .returning(col(Ticket.number))
+        )
+    ).scalar_one()
+    return int(number)
+
+
+async def assignment_candidates(
+    session: AsyncSession, account_id: uuid.UUID
+) -> list[AssignmentCandidate]:
+    """The account's assignments with their users' state, oldest first (a stable tie-break)."""
+    rows: Result[Any] = await session.execute(
+        select(
+            col(EmailAssignment.user_id),
+            col(EmailAssignment.role),
+            col(EmailAssignment.priority),
+            col(EmailAssignment.is_active).label("assignment_active"),
+            col(User.is_active).label("user_active"),
+        )
+        .join(User, col(User.id) == col(EmailAssignment.user_id))
+        .where(col(EmailAssignment.account_id) == account_id)
+        .order_by(col(EmailAssignment.created_at), col(EmailAssignment.id))
+    )
+    return [
+        AssignmentCandidate(
+            user_id=row.user_id,
+            role=str(row.role),
+            priority=row.priority,
+            assignment_active=row.assignment_active,
+            user_active=row.user_active,
+        )
+        for row in rows
+    ]
+
+
+async def record_processing(
+    session: AsyncSession,
+    *,
+    dedupe_key: str,
+    status: str,
+    sha256: str,
+    raw_blob_ref: str,
+    tenant_id: uuid.UUID | None = None,
+    message_id_header: str | None = None,
+    event_id: uuid.UUID | None = None,
+    detail: str = "",
+) -> None:
+    """Append the router's processing-log row for one mail.parsed event (once per event).
+
+    `event_id` is the event this stage emitted for it: mail.rejected, or
+    ticket.message_added when routed; None for a duplicate.
+    """
+    await session.execute(
+        insert(EmailProcessingLog)
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            stage=STAGE,
+            dedupe_key=dedupe_key,
+            status=status,
+            sha256=sha256,
+            raw_blob_ref=raw_blob_ref,
+            message_id_header=message_id_header,
+            event_id=event_id,
+            detail=detail,
+        )
+        .on_conflict_do_nothing(index_elements=["stage", "dedupe_key"])
+    )

@@ -1,0 +1,147 @@
+"""The router's pure rules."""
+
+from __future__ import annotations
+
+import uuid
+
+from postdesk_contracts import Address
+from postdesk_router.domain import (
+    AssignmentCandidate,
+    AssignmentRule,
+    MatchRule,
+    ThreadKey,
+    choose_account,
+    choose_assignee,
+    choose_thread,
+    customer_of,
+    pg_text,
+    recipient_candidates,
+    threading_keys,
+    ticket_subject,
+    unknown_recipient_reason,
+)
+
+from .factories import make_parsed
+
+
+def candidate(
+    role: str, priority: int = 0, *, active: bool = True, user_active: bool = True
+) -> AssignmentCandidate:
+    return AssignmentCandidate(uuid.uuid4(), role, priority, active, user_active)
+
+
+class TestRecipientCandidates:
+    def test_order_is_envelope_delivered_to_to_cc(self) -> None:
+        """Envelope recipients come first, then Delivered-To, To and Cc."""
+        mail = make_parsed(
+            envelope_recipients=["env@x.example"],
+            delivered_to=["dt@x.example"],
+            to=[Address(email="to@x.example")],
+            cc=[Address(email="cc@x.example")],
+        )
+        assert recipient_candidates(mail) == [
+            "env@x.example",
+            "dt@x.example",
+            "to@x.example",
+            "cc@x.example",
+        ]
+
+    def test_lower_cased_and_unique(self) -> None:
+        """Addresses are lower-cased and each appears once, at its first position."""
+        mail = make_parsed(
+            envelope_recipients=[" CS@Acme.Example "],
+            to=[Address(email="cs@acme.example"), Address(email="Other@Acme.example")],
+            cc=[Address(email="OTHER@acme.example")],
+        )
+        assert recipient_candidates(mail) == ["cs@acme.example", "other@acme.example"]
+
+    def test_first_known_candidate_wins(self) -> None:
+        """The account of the earliest candidate is chosen even if a later one is also known."""
+        accounts = {"b@x.example": "B", "c@x.example": "C"}
+        assert choose_account(["a@x.example", "c@x.example", "b@x.example"], accounts) == "C"
+        assert choose_account(["a@x.example"], accounts) is None
+
+
+class TestThreading:
+    def test_in_reply_to_then_references_newest_first(self) -> None:
+        """In-Reply-To is tried first, then References from the last (newest) to the first."""
+        keys = threading_keys(["<p@x>"], ["r1@x", "r2@x", "p@x"])
+        assert keys == [
+            ThreadKey("p@x", MatchRule.IN_REPLY_TO),
+            ThreadKey("r2@x", MatchRule.REFERENCES),
+            ThreadKey("r1@x", MatchRule.REFERENCES),
+        ]
+
+    def test_blank_keys_are_ignored(self) -> None:
+        """Empty or bracket-only ids never become keys."""
+        assert threading_keys(["", "<>"], ["  "]) == []
+
+    def test_choose_thread_uses_first_known_key(self) -> None:
+        """The first key with a stored message names the ticket and the rule."""
+        keys = threading_keys(["gone@x"], ["old@x", "new@x"])
+        assert choose_thread(keys, {"old@x": "T1", "new@x": "T2"}) == ("T2", MatchRule.REFERENCES)
+        assert choose_thread(keys, {"gone@x": "T0", "new@x": "T2"}) == ("T0", MatchRule.IN_REPLY_TO)
+        assert choose_thread(keys, {}) is None
+
+
+class TestChooseAssignee:
+    def test_active_primary_wins_over_backups(self) -> None:
+        """An active primary with an active user is chosen even if backups have lower priority."""
+        primary = candidate("primary", 5)
+        chosen = choose_assignee([candidate("backup", 0), primary])
+        assert chosen is not None
+        assert (chosen.user_id, chosen.rule) == (primary.user_id, AssignmentRule.PRIMARY)
+
+    def test_inactive_primary_falls_back_to_lowest_priority_backup(self) -> None:
+        """Without an eligible primary, the backup with the lowest priority number is chosen."""
+        low = candidate("backup", 1)
+        cands = [
+            candidate("primary", active=False),
+            candidate("primary", user_active=False),
+            candidate("backup", 2),
+            low,
+            candidate("backup", 0, user_active=False),
+        ]
+        chosen = choose_assignee(cands)
+        assert chosen is not None
+        assert (chosen.user_id, chosen.rule) == (low.user_id, AssignmentRule.BACKUP)
+
+    def test_equal_priority_keeps_input_order(self) -> None:
+        """Among equally ranked backups the first given wins."""
+        first, second = candidate("backup", 1), candidate("backup", 1)
+        chosen = choose_assignee([first, second])
+        assert chosen is not None
+        assert chosen.user_id == first.user_id
+
+    def test_viewers_are_never_assigned(self) -> None:
+        """A mailbox with only viewers (or nobody eligible) leaves the ticket unassigned."""
+        assert choose_assignee([candidate("viewer", 0)]) is None
+        assert choose_assignee([candidate("backup", active=False)]) is None
+        assert choose_assignee([]) is None
+
+
+class TestTicketFields:
+    def test_customer_is_sender_else_reply_to(self) -> None:
+        """The customer is From, or the first Reply-To when From is missing."""
+        assert customer_of(make_parsed()) == Address(
+            name="Carol Customer", email="carol@customer.example"
+        )
+        mail = make_parsed(from_=None, reply_to=[Address(email="r@x.example")])
+        assert customer_of(mail) == Address(email="r@x.example")
+        assert customer_of(make_parsed(from_=None)) is None
+
+    def test_blank_subject_gets_placeholder(self) -> None:
+        """A ticket always has a subject to show."""
+        assert ticket_subject("  ") == "(no subject)"
+        assert ticket_subject(" Hi ") == "Hi"
+
+    def test_reject_reason_names_recipients_and_is_bounded(self) -> None:
+        """The rejection reason lists the recipients, and stays short for huge lists."""
+        assert unknown_recipient_reason(["a@x"]) == "no active email account for recipients: a@x"
+        assert unknown_recipient_reason([]) == "no recipient addresses in the message"
+        assert len(unknown_recipient_reason([f"user{i}@x.example" for i in range(500)])) == 1_000
+
+    def test_nul_characters_are_dropped(self) -> None:
+        """Text headed for PostgreSQL loses NUL characters, which it cannot store."""
+        assert pg_text("a\x00b") == "ab"
+        assert ticket_subject("\x00") == "(no subject)"

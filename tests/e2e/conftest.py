@@ -1,0 +1,102 @@
+"""All six services as processes on the real broker and database, with the demo tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from postdesk_cli.demo import DemoInfo, seed_demo
+from postdesk_cli.services import SERVICES
+from postdesk_cli.supervisor import Supervisor
+from postdesk_runtime.db import make_engine, make_sessions
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+WEBHOOK_SECRET = "e2e-webhook-secret"
+
+
+def free_port_block(count: int) -> int:
+    """A base port with `count` consecutive ports free on loopback."""
+    for base in range(21000, 60000, 97):
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sockets.append(socket.socket())
+                sockets[-1].bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free port block")
+
+
+@dataclass
+class Stack:
+    supervisor: Supervisor
+    log: io.StringIO
+    engine: AsyncEngine
+    demo: DemoInfo
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.supervisor.ports[service]}"
+
+
+@pytest.fixture(scope="session")
+def stack_log() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(
+    database_url: str, amqp_url: str, blob_dir: Path, stack_log: io.StringIO
+) -> AsyncIterator[Stack]:
+    engine = make_engine(database_url, pool_size=2)
+    demo = await seed_demo(make_sessions(engine))
+    base = free_port_block(len(SERVICES))
+    supervisor = Supervisor(
+        env={
+            "DATABASE_URL": database_url,
+            "AMQP_URL": amqp_url,
+            "BLOB_DIR": str(blob_dir),
+            "INGEST_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "LOG_FORMAT": "console",
+            "LOG_LEVEL": "INFO",
+        },
+        ports={name: base + i for i, name in enumerate(SERVICES)},
+        sink=stack_log,
+    )
+    supervisor.start_all()
+    try:
+        await asyncio.to_thread(supervisor.wait_ready, 90)
+        yield Stack(supervisor, stack_log, engine, demo)
+    finally:
+        await asyncio.to_thread(supervisor.stop_all)
+        await engine.dispose()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """On failure, attach the services' logs to the report."""
+    report = yield
+    log = item.funcargs.get("stack_log") if hasattr(item, "funcargs") else None
+    if getattr(report, "failed", False) and isinstance(log, io.StringIO):
+        report.sections.append(("service logs", log.getvalue()[-20000:]))
+    return report
+
+
+async def login(
+    client: httpx.AsyncClient, gateway: str, email: str, password: str
+) -> dict[str, str]:
+    response = await client.post(
+        f"{gateway}/auth/login", json={"email": email, "password": password}
+    )
+    assert response.status_code == 201 or response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -1,0 +1,186 @@
+"""One email through ingest, parser, router, notifier, outbound and gateway, on the real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
+from typing import TypeVar
+
+import httpx
+import pytest
+from postdesk_cli.demo import DEMO_PASSWORD, address
+from postdesk_ingest.domain import signature_headers
+from postdesk_schema import OutboundMessage
+from sqlalchemy import select
+from sqlmodel import col
+
+from tests.e2e.conftest import WEBHOOK_SECRET, Stack, login
+
+pytestmark = pytest.mark.e2e
+
+T = TypeVar("T")
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 30.0) -> T:
+    """Poll `probe` until it returns something truthy."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(0.1)
+
+
+def customer_mail(
+    *,
+    subject: str,
+    body: str,
+    message_id: str,
+    in_reply_to: str | None = None,
+    extra_header: tuple[str, str] | None = None,
+) -> bytes:
+    message = EmailMessage()
+    message["From"] = "Carol Customer <carol@customer.example>"
+    message["To"] = address("cs")
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        message["In-Reply-To"] = f"<{in_reply_to}>"
+        message["References"] = f"<{in_reply_to}>"
+    if extra_header:
+        message[extra_header[0]] = extra_header[1]
+    message.set_content(body)
+    return bytes(message)
+
+
+async def post_mail(client: httpx.AsyncClient, stack: Stack, raw: bytes) -> httpx.Response:
+    return await client.post(
+        f"{stack.url('ingest')}/webhooks/raw",
+        content=raw,
+        params={"rcpt": address("cs")},
+        headers={"Content-Type": "message/rfc822", **signature_headers(WEBHOOK_SECRET, raw)},
+    )
+
+
+async def tickets_of(
+    client: httpx.AsyncClient, stack: Stack, auth: dict[str, str]
+) -> list[dict[str, object]]:
+    response = await client.get(f"{stack.url('gateway')}/tickets", headers=auth)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, object]] = response.json()["items"]
+    return items
+
+
+async def test_email_becomes_assigned_ticket_and_reply_joins_it(stack: Stack) -> None:
+    """A customer mail opens a ticket for the primary; its reply joins; duplicates add nothing."""
+    first_id = f"{uuid.uuid4()}@customer.example"
+    first = customer_mail(
+        subject="Kettle never arrived", body="Order #1042 is late.", message_id=first_id
+    )
+    async with httpx.AsyncClient(timeout=10) as client:
+        accepted = await post_mail(client, stack, first)
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["status"] == "accepted"
+
+        john = await login(client, stack.url("gateway"), address("john"), DEMO_PASSWORD)
+        tickets = await eventually(lambda: tickets_of(client, stack, john))
+        assert len(tickets) == 1
+        ticket_id = tickets[0]["id"]
+        me = (await client.get(f"{stack.url('gateway')}/me", headers=john)).json()
+        assert tickets[0]["assignee_id"] == me["id"]
+        assert tickets[0]["subject"] == "Kettle never arrived"
+
+        again = await post_mail(client, stack, first)
+        assert again.status_code == 202
+        assert again.json()["status"] == "duplicate"
+        resent = customer_mail(
+            subject="Kettle never arrived",
+            body="Order #1042 is late.",
+            message_id=first_id,
+            extra_header=("X-Resent-By", "a retrying relay"),
+        )
+        assert (await post_mail(client, stack, resent)).status_code == 202
+
+        reply = customer_mail(
+            subject="Re: Kettle never arrived",
+            body="Any news?",
+            message_id=f"{uuid.uuid4()}@customer.example",
+            in_reply_to=first_id,
+        )
+        assert (await post_mail(client, stack, reply)).status_code == 202
+
+        async def two_messages() -> dict[str, object] | None:
+            detail = (
+                await client.get(f"{stack.url('gateway')}/tickets/{ticket_id}", headers=john)
+            ).json()
+            return detail if len(detail["messages"]) >= 2 else None
+
+        detail = await eventually(two_messages)
+        bodies = [m["text_body"] for m in detail["messages"]]
+        assert len(bodies) == 2
+        assert "Order #1042 is late." in bodies[0]
+        assert "Any news?" in bodies[1]
+        assert [m["match_rule"] for m in detail["messages"]] == ["new-ticket", "in-reply-to"]
+        assert len(await tickets_of(client, stack, john)) == 1
+
+        notifications = await eventually(
+            lambda: _json_items(client, f"{stack.url('gateway')}/notifications", john)
+        )
+        assert [n["kind"] for n in notifications] == ["ticket.assigned"]
+
+        victor = await login(client, stack.url("gateway"), address("victor"), DEMO_PASSWORD)
+        assert [t["id"] for t in await tickets_of(client, stack, victor)] == [ticket_id]
+        sara = await login(client, stack.url("gateway"), address("sara"), DEMO_PASSWORD)
+        assert [t["id"] for t in await tickets_of(client, stack, sara)] == [ticket_id]
+
+
+async def test_reply_without_smtp_is_recorded_as_failed(stack: Stack) -> None:
+    """A reply from the gateway reaches outbound, which records a clear failure without SMTP settings."""
+    message_id = f"{uuid.uuid4()}@customer.example"
+    async with httpx.AsyncClient(timeout=10) as client:
+        raw = customer_mail(subject="Invoice question", body="Wrong VAT.", message_id=message_id)
+        assert (await post_mail(client, stack, raw)).status_code == 202
+        john = await login(client, stack.url("gateway"), address("john"), DEMO_PASSWORD)
+
+        async def ticket() -> str | None:
+            for item in await tickets_of(client, stack, john):
+                if item["subject"] == "Invoice question":
+                    return str(item["id"])
+            return None
+
+        ticket_id = await eventually(ticket)
+        sent = await client.post(
+            f"{stack.url('gateway')}/tickets/{ticket_id}/replies",
+            json={"text": "We are checking."},
+            headers=john,
+        )
+        assert sent.status_code == 202, sent.text
+        outbound_id = uuid.UUID(sent.json()["outbound_id"])
+
+    async def failed_row() -> OutboundMessage | None:
+        async with stack.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(OutboundMessage).where(col(OutboundMessage.id) == outbound_id)
+                )
+            ).first()
+        return OutboundMessage.model_validate(row._mapping) if row else None
+
+    row = await eventually(failed_row)
+    assert row.status == "failed"
+    assert "no outbound SMTP server configured" in row.failure_reason
+
+
+async def _json_items(
+    client: httpx.AsyncClient, url: str, auth: dict[str, str]
+) -> list[dict[str, object]]:
+    response = await client.get(url, headers=auth)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    items: list[dict[str, object]] = body["items"] if isinstance(body, dict) else body
+    return items

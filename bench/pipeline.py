@@ -64,13 +64,21 @@ async def seed_tenant(database_url: str) -> None:
 
 
 class MemorySampler:
-    """Peak resident memory of each service process, sampled every 200 ms."""
+    """Peak resident memory of each service process, sampled every 200 ms, and CPU seconds used."""
 
     def __init__(self, supervisor: Supervisor) -> None:
         self.peaks: dict[str, int] = dict.fromkeys(supervisor.processes, 0)
         self._procs = {n: psutil.Process(p.process.pid) for n, p in supervisor.processes.items()}
+        self._cpu_start = {n: self._cpu(p) for n, p in self._procs.items()}
+        self.cpu_seconds: dict[str, float] = {}
+
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _cpu(proc: psutil.Process) -> float:
+        times = proc.cpu_times()
+        return float(times.user + times.system)
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
@@ -90,6 +98,9 @@ class MemorySampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.cpu_seconds = {
+            n: round(self._cpu(p) - self._cpu_start[n], 1) for n, p in self._procs.items()
+        }
 
 
 async def observe(
@@ -210,6 +221,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             if latencies
             else {},
             "peak_rss_mib": {name: round(rss / 2**20, 1) for name, rss in memory.peaks.items()},
+            "cpu_seconds": memory.cpu_seconds,
         }
     finally:
         await asyncio.to_thread(supervisor.stop_all)

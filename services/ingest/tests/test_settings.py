@@ -38,5 +38,12 @@ class TestIngestSettings:
     def test_real_secret_accepted_in_production(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """ENVIRONMENT=production with a real secret is fine."""
         monkeypatch.setenv("ENVIRONMENT", "production")
-        monkeypatch.setenv("INGEST_WEBHOOK_SECRET", "a-real-secret")
+        monkeypatch.setenv("INGEST_WEBHOOK_SECRET", "a-real-secret-of-at-least-32-bytes!")
         assert IngestSettings().environment == "production"
+
+    def test_short_secret_refused_in_production(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """ENVIRONMENT=production with a secret under 32 bytes fails to start."""
+        monkeypatch.setenv("ENVIRONMENT", "production")
+        monkeypatch.setenv("INGEST_WEBHOOK_SECRET", "short-secret")
+        with pytest.raises(ValidationError, match="at least 32 bytes"):
+            IngestSettings()

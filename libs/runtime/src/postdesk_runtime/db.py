@@ -16,7 +16,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
-        async_url(database_url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        async_url(database_url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
     )
 
 

@@ -13,6 +13,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+MIN_PRODUCTION_SECRET_BYTES = 32
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
@@ -30,6 +33,12 @@ class ServiceSettings(BaseSettings):
     otel_console_export: bool = False
 
     def refuse_placeholder(self, name: str, value: str, placeholder: str) -> None:
-        """Secrets keep their development placeholder only in development."""
-        if self.environment == "production" and value == placeholder:
+        """Secrets keep their development placeholder, or a short value, only in development."""
+        if self.environment != "production":
+            return
+        if value == placeholder:
             raise ValueError(f"{name} must be set to a real secret when ENVIRONMENT=production")
+        if len(value.encode()) < MIN_PRODUCTION_SECRET_BYTES:
+            raise ValueError(
+                f"{name} must be at least {MIN_PRODUCTION_SECRET_BYTES} bytes when ENVIRONMENT=production"
+            )

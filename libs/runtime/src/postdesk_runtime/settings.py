@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 MIN_PRODUCTION_SECRET_BYTES = 32
 
 

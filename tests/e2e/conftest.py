@@ -7,7 +7,6 @@ import io
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +15,7 @@ from postdesk_cli.demo import DemoInfo, seed_demo
 from postdesk_cli.services import SERVICES
 from postdesk_cli.supervisor import Supervisor
 from postdesk_runtime.db import make_engine, make_sessions
+from postdesk_testing import IsolatedAmqp, IsolatedDatabase
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 WEBHOOK_SECRET = "e2e-webhook-secret"
@@ -56,8 +56,14 @@ def stack_log() -> io.StringIO:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def stack(
-    database_url: str, amqp_url: str, blob_dir: Path, stack_log: io.StringIO
+    tmp_path_factory: pytest.TempPathFactory, stack_log: io.StringIO
 ) -> AsyncIterator[Stack]:
+    """The stack gets a database and virtual host of its own: its consumers must not take
+    the messages of the other tests in the session, nor they its."""
+    database, vhost = IsolatedDatabase(), IsolatedAmqp()
+    database_url = await database.create()
+    amqp_url = vhost.create()
+    blob_dir = tmp_path_factory.mktemp("e2e-blobs")
     engine = make_engine(database_url, pool_size=2)
     demo = await seed_demo(make_sessions(engine))
     base = free_port_block(len(SERVICES))
@@ -80,6 +86,8 @@ async def stack(
     finally:
         await asyncio.to_thread(supervisor.stop_all)
         await engine.dispose()
+        vhost.drop()
+        await database.drop()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from email.message import EmailMessage
 from typing import TypeVar
 
@@ -14,6 +12,7 @@ import pytest
 from postdesk_cli.demo import DEMO_PASSWORD, address
 from postdesk_ingest.domain import signature_headers
 from postdesk_schema import OutboundMessage
+from postdesk_testing import eventually
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -22,18 +21,12 @@ from tests.e2e.conftest import WEBHOOK_SECRET, Stack, login
 pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
+WITHIN, INTERVAL = 30.0, 0.1  # the stack is six processes: poll slower, wait longer
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 30.0) -> T:
-    """Poll `probe` until it returns something truthy."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within} s")
-        await asyncio.sleep(0.1)
+async def non_empty(items: Awaitable[list[T]]) -> list[T] | None:
+    """The awaited list, or None while it is still empty (for `eventually`)."""
+    return (await items) or None
 
 
 def customer_mail(
@@ -88,7 +81,9 @@ async def test_email_becomes_assigned_ticket_and_reply_joins_it(stack: Stack) ->
         assert accepted.json()["status"] == "accepted"
 
         john = await login(client, stack.url("gateway"), address("john"), DEMO_PASSWORD)
-        tickets = await eventually(lambda: tickets_of(client, stack, john))
+        tickets = await eventually(
+            lambda: non_empty(tickets_of(client, stack, john)), within=WITHIN, interval=INTERVAL
+        )
         assert len(tickets) == 1
         ticket_id = tickets[0]["id"]
         me = (await client.get(f"{stack.url('gateway')}/me", headers=john)).json()
@@ -120,7 +115,7 @@ async def test_email_becomes_assigned_ticket_and_reply_joins_it(stack: Stack) ->
             ).json()
             return detail if len(detail["messages"]) >= 2 else None
 
-        detail = await eventually(two_messages)
+        detail = await eventually(two_messages, within=WITHIN, interval=INTERVAL)
         bodies = [m["text_body"] for m in detail["messages"]]
         assert len(bodies) == 2
         assert "Order #1042 is late." in bodies[0]
@@ -129,7 +124,9 @@ async def test_email_becomes_assigned_ticket_and_reply_joins_it(stack: Stack) ->
         assert len(await tickets_of(client, stack, john)) == 1
 
         notifications = await eventually(
-            lambda: _json_items(client, f"{stack.url('gateway')}/notifications", john)
+            lambda: non_empty(_json_items(client, f"{stack.url('gateway')}/notifications", john)),
+            within=WITHIN,
+            interval=INTERVAL,
         )
         assert [n["kind"] for n in notifications] == ["ticket.assigned"]
 
@@ -153,7 +150,7 @@ async def test_reply_without_smtp_is_recorded_as_failed(stack: Stack) -> None:
                     return str(item["id"])
             return None
 
-        ticket_id = await eventually(ticket)
+        ticket_id = await eventually(ticket, within=WITHIN, interval=INTERVAL)
         sent = await client.post(
             f"{stack.url('gateway')}/tickets/{ticket_id}/replies",
             json={"text": "We are checking."},
@@ -171,7 +168,7 @@ async def test_reply_without_smtp_is_recorded_as_failed(stack: Stack) -> None:
             ).first()
         return OutboundMessage.model_validate(row._mapping) if row else None
 
-    row = await eventually(failed_row)
+    row = await eventually(failed_row, within=WITHIN, interval=INTERVAL)
     assert row.status == "failed"
     assert "no outbound SMTP server configured" in row.failure_reason
 

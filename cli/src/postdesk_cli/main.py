@@ -75,14 +75,13 @@ def cmd_up(settings: ServiceSettings, base_port: int | None, migrate_first: bool
         create_and_migrate(settings.database_url)
     env = {"LOG_FORMAT": os.environ.get("LOG_FORMAT", "console")}
     supervisor = Supervisor(env=env, ports=ports_from(base_port) if base_port else SERVICE_PORTS)
-    stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
         raise KeyboardInterrupt
 
+    # Both explicitly: a shell that starts us in the background makes SIGINT ignored.
     signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     supervisor.start_all()
     try:
         supervisor.wait_ready(timeout=90)

@@ -28,6 +28,7 @@ from postdesk_ingest.domain import DedupeKey, sign
 from postdesk_ingest.main import create_app
 from postdesk_ingest.settings import IngestSettings
 from postdesk_runtime import LocalBlobStore, declare_topology, make_broker, make_engine
+from postdesk_testing import drain
 from structlog.testing import capture_logs
 
 pytestmark = pytest.mark.integration
@@ -86,11 +87,7 @@ async def take_all(amqp_url: str, queue: str) -> list[aio_pika.abc.AbstractIncom
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        q = await channel.get_queue(queue, ensure=True)
-        got = []
-        while (message := await q.get(fail=False, no_ack=True)) is not None:
-            got.append(message)
-        return got
+        return await drain(await channel.get_queue(queue, ensure=True))
 
 
 async def log_rows(database_url: str, sha256: str) -> list[dict[str, Any]]:

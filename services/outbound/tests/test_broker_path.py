@@ -2,51 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import aio_pika
 import pytest
-from postdesk_contracts.topology import EVENTS_EXCHANGE
 from postdesk_outbound.domain import NO_SMTP_REASON
 from postdesk_outbound.main import create_app
 from postdesk_outbound.settings import OutboundSettings
 from postdesk_runtime import EventPublisher, Sessions, declare_topology, make_broker
 from postdesk_schema import OutboundMessage
+from postdesk_testing import drain, eventually, tap
 
 from .factories import make_event, make_request, seed_account
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 15.0) -> T:
-    """Poll `probe` until it returns something other than None."""
-    deadline = time.monotonic() + within
-    while (found := await probe()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)
-    return found
-
-
-@contextlib.asynccontextmanager
-async def tap(amqp_url: str, routing_key: str) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
-    """A private queue on the events exchange, bound before anything is published."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(exchange, routing_key=routing_key)
-        yield queue
 
 
 async def test_outbound_requested_from_broker_fails_clearly(
@@ -69,7 +38,7 @@ async def test_outbound_requested_from_broker_fails_clearly(
                     return await session.get(OutboundMessage, request.outbound_id)
 
             async def failed() -> dict[str, Any] | None:
-                while (message := await queue.get(fail=False, no_ack=True)) is not None:
+                for message in await drain(queue):
                     envelope: dict[str, Any] = json.loads(message.body)
                     if envelope["causation_id"] == str(event.id):
                         return envelope

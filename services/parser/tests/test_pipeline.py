@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from postdesk_contracts import Envelope, EventType, MailReceived, new_envelope
 from postdesk_contracts.envelope import derived_event_id
 from postdesk_contracts.events import Channel
-from postdesk_contracts.topology import EVENTS_EXCHANGE, queue_for
+from postdesk_contracts.topology import queue_for
 from postdesk_parser.main import create_app
 from postdesk_parser.settings import ParserSettings
 from postdesk_runtime import (
@@ -27,6 +27,7 @@ from postdesk_runtime import (
     make_broker,
     make_engine,
 )
+from postdesk_testing import tap
 
 pytestmark = pytest.mark.integration
 
@@ -119,14 +120,10 @@ async def observer(amqp_url: str) -> AsyncIterator[aio_pika.abc.AbstractChannel]
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def rejected_queue(
-    observer: aio_pika.abc.AbstractChannel,
-) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
+async def rejected_queue(amqp_url: str) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
     """A temporary queue of our own bound to mail.rejected: the events are a public API."""
-    queue = await observer.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(EVENTS_EXCHANGE, EventType.MAIL_REJECTED.value)
-    yield queue
-    await queue.delete(if_unused=False, if_empty=False)
+    async with tap(amqp_url, EventType.MAIL_REJECTED.value) as queue:
+        yield queue
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aio_pika
 import httpx
 import pytest
 from postdesk_contracts import Address
-from postdesk_contracts.topology import EVENTS_EXCHANGE
 from postdesk_router.main import create_app
 from postdesk_router.settings import RouterSettings
 from postdesk_runtime import EventPublisher, LocalBlobStore, Sessions, declare_topology, make_broker
 from postdesk_schema import AssignmentRole, Ticket
+from postdesk_testing import drain, eventually, tap
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -26,35 +22,7 @@ from .factories import make_event, make_parsed, seed_tenant, store_body
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 EMITTED = ("ticket.created", "ticket.message_added", "ticket.assigned")
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 15.0) -> T:
-    """Poll `probe` until it returns something other than None."""
-    deadline = time.monotonic() + within
-    while (found := await probe()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)
-    return found
-
-
-@contextlib.asynccontextmanager
-async def tap(
-    amqp_url: str, routing_keys: tuple[str, ...]
-) -> AsyncIterator[aio_pika.abc.AbstractQueue]:
-    """A private queue on the events exchange, bound before anything is published."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        for key in routing_keys:
-            await queue.bind(exchange, routing_key=key)
-        yield queue
 
 
 async def collect(
@@ -64,7 +32,7 @@ async def collect(
     got: dict[str, dict[str, Any]] = {}
 
     async def more() -> dict[str, dict[str, Any]] | None:
-        while (message := await queue.get(fail=False, no_ack=True)) is not None:
+        for message in await drain(queue):
             envelope = json.loads(message.body)
             if envelope["correlation_id"] == correlation:
                 got[envelope["type"]] = envelope
@@ -89,7 +57,7 @@ async def test_mail_parsed_from_broker_becomes_ticket_and_events(
         RouterSettings(amqp_url=amqp_url, database_url=database_url, blob_dir=blob_dir)
     )
     publisher_broker = make_broker(amqp_url)
-    async with tap(amqp_url, EMITTED) as queue, app.start_lifespan_context():
+    async with tap(amqp_url, *EMITTED) as queue, app.start_lifespan_context():
         try:
             await publisher_broker.connect()
             await declare_topology(publisher_broker)

@@ -4,7 +4,7 @@ Nothing here does I/O at import time: services build what they need in
 their composition root (`main.create_app(settings)`).
 """
 
-from postdesk_runtime.app import consumer_app
+from postdesk_runtime.app import ConsumerParts, consumer_app, outbox_consumer_app
 from postdesk_runtime.blobstore import BlobNotFoundError, BlobStore, LocalBlobStore, blob_ref
 from postdesk_runtime.broker import (
     EventPublisher,
@@ -24,6 +24,7 @@ from postdesk_runtime.tracing import configure_tracing
 __all__ = [
     "BlobNotFoundError",
     "BlobStore",
+    "ConsumerParts",
     "EventPublisher",
     "LocalBlobStore",
     "OutboxRelay",
@@ -39,6 +40,7 @@ __all__ = [
     "make_broker",
     "make_engine",
     "make_sessions",
+    "outbox_consumer_app",
     "outbox_row",
     "serve",
     "subscriber",

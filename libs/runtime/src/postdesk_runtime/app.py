@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitBroker
+from postdesk_contracts.envelope import EventType
 
-from postdesk_runtime.broker import declare_topology
-from postdesk_runtime.health import Check, asgi_health_routes
+from postdesk_runtime.broker import (
+    EventPublisher,
+    declare_topology,
+    document_published,
+    make_broker,
+)
+from postdesk_runtime.db import Sessions, make_engine, make_sessions
+from postdesk_runtime.health import Check, asgi_health_routes, readiness_checks
+from postdesk_runtime.outbox import OutboxRelay
+from postdesk_runtime.settings import ServiceSettings
+from postdesk_runtime.tracing import configure_tracing
 
 
 def consumer_app(
@@ -43,4 +54,55 @@ def consumer_app(
         logger=logging.getLogger(
             "postdesk.app"
         ),  # through the root handler, so structlog renders it
+    )
+
+
+@dataclass(frozen=True)
+class ConsumerParts:
+    """What a consuming service's handlers are wired to."""
+
+    broker: RabbitBroker
+    sessions: Sessions
+    relay: OutboxRelay
+
+
+def outbox_consumer_app(
+    service: str,
+    settings: ServiceSettings,
+    *,
+    publishes: Sequence[EventType],
+    register: Callable[[ConsumerParts], None],
+) -> AsgiFastStream:
+    """The composition root of a consumer that emits its events through the outbox.
+
+    Builds tracing, the broker (documenting `publishes`), the engine, sessions and
+    the outbox relay, then lets `register` attach the subscribers. The relay starts
+    after startup and stops before the broker does; the engine is disposed after
+    the broker has drained in-flight messages, which still use the pool.
+    """
+    tracer_provider = configure_tracing(service, console_export=settings.otel_console_export)
+    broker = make_broker(
+        settings.amqp_url,
+        tracer_provider=tracer_provider,
+        prefetch_count=settings.prefetch_count,
+        graceful_timeout=settings.shutdown_grace_seconds,
+    )
+    document_published(broker, *publishes)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    sessions = make_sessions(engine)
+    relay = OutboxRelay(service, sessions, EventPublisher(broker))
+    register(ConsumerParts(broker=broker, sessions=sessions, relay=relay))
+
+    async def start_relay() -> None:
+        relay.start()
+
+    async def dispose_engine() -> None:
+        await engine.dispose()
+
+    return consumer_app(
+        broker,
+        checks=readiness_checks(broker, engine),
+        after_startup=[start_relay],
+        on_shutdown=[relay.stop],
+        after_shutdown=[dispose_engine],
     )

@@ -1,5 +1,7 @@
-"""Test support: isolated infrastructure per test run and factories for events and rows."""
+"""Test support: isolated infrastructure per test run, factories, and waiting on the broker."""
 
+from postdesk_testing.amqp import drain, tap
 from postdesk_testing.infra import IsolatedAmqp, IsolatedDatabase
+from postdesk_testing.waiting import eventually
 
-__all__ = ["IsolatedAmqp", "IsolatedDatabase"]
+__all__ = ["IsolatedAmqp", "IsolatedDatabase", "drain", "eventually", "tap"]

@@ -5,18 +5,11 @@ from __future__ import annotations
 from faststream.asgi import AsgiFastStream
 from postdesk_contracts import EventType
 from postdesk_runtime import (
-    EventPublisher,
-    OutboxRelay,
+    ConsumerParts,
     configure_logging,
-    configure_tracing,
-    consumer_app,
-    make_broker,
-    make_engine,
-    make_sessions,
+    outbox_consumer_app,
     serve,
 )
-from postdesk_runtime.broker import document_published
-from postdesk_runtime.health import readiness_checks
 
 from postdesk_notifier.handlers import register_handlers
 from postdesk_notifier.service import SERVICE
@@ -25,33 +18,13 @@ from postdesk_notifier.settings import NotifierSettings
 
 def create_app(settings: NotifierSettings) -> AsgiFastStream:
     """Wire broker, database, outbox relay and the ticket.assigned subscriber."""
-    tracer_provider = configure_tracing(SERVICE, console_export=settings.otel_console_export)
-    broker = make_broker(
-        settings.amqp_url,
-        tracer_provider=tracer_provider,
-        prefetch_count=settings.prefetch_count,
-        graceful_timeout=settings.shutdown_grace_seconds,
+
+    def register(parts: ConsumerParts) -> None:
+        register_handlers(parts.broker, parts.sessions, parts.relay)
+
+    return outbox_consumer_app(
+        SERVICE, settings, publishes=[EventType.NOTIFICATION_CREATED], register=register
     )
-    document_published(broker, EventType.NOTIFICATION_CREATED)
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-    sessions = make_sessions(engine)
-    relay = OutboxRelay(SERVICE, sessions, EventPublisher(broker))
-    register_handlers(broker, sessions, relay)
-
-    async def start_relay() -> None:
-        relay.start()
-
-    async def dispose_engine() -> None:
-        await engine.dispose()
-
-    app = consumer_app(
-        broker,
-        checks=readiness_checks(broker, engine),
-        after_startup=[start_relay],
-        on_shutdown=[relay.stop],
-    )
-    app.after_shutdown(dispose_engine)
-    return app
 
 
 def run() -> None:

@@ -9,10 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from postdesk_runtime.keyring import Keyring
+
 MIN_PRODUCTION_SECRET_BYTES = 32
+# A fixed development key so a laptop run needs no setup; refused when ENVIRONMENT=production.
+DEV_ENCRYPTION_KEYS = "dev:ZGV2LW9ubHkta2V5LW5ldmVyLXVzZS1pbi1wcm9kISE="
 
 
 class ServiceSettings(BaseSettings):
@@ -30,6 +34,10 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     shutdown_grace_seconds: float = Field(default=15.0, ge=0)
     otel_console_export: bool = False
+    encryption_keys: SecretStr = Field(
+        default=SecretStr(DEV_ENCRYPTION_KEYS),
+        description="keyring for data at rest: 'id:base64key,...', the first one encrypts",
+    )
 
     def refuse_placeholder(self, name: str, value: str, placeholder: str) -> None:
         """Secrets keep their development placeholder, or a short value, only in development."""
@@ -41,3 +49,13 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 f"{name} must be at least {MIN_PRODUCTION_SECRET_BYTES} bytes when ENVIRONMENT=production"
             )
+
+    @model_validator(mode="after")
+    def _refuse_development_keyring(self) -> ServiceSettings:
+        self.refuse_placeholder(
+            "ENCRYPTION_KEYS", self.encryption_keys.get_secret_value(), DEV_ENCRYPTION_KEYS
+        )
+        return self
+
+    def keyring(self) -> Keyring:
+        return Keyring.from_setting(self.encryption_keys.get_secret_value())

@@ -5,6 +5,7 @@ services only read it. `migrate(database_url)` brings a database to head.
 """
 
 from postdesk_schema.delivery import Notification, OutboundMessage
+from postdesk_schema.inbound import ImapMailbox, ImapSyncState, InboundAddress, InboundDomain
 from postdesk_schema.infra import OutboxEvent, ProcessedEvent
 from postdesk_schema.logs import AuditLog, EmailProcessingLog
 from postdesk_schema.migrate import migrate
@@ -29,6 +30,10 @@ __all__ = [
     "EmailAccount",
     "EmailAssignment",
     "EmailProcessingLog",
+    "ImapMailbox",
+    "ImapSyncState",
+    "InboundAddress",
+    "InboundDomain",
     "Message",
     "Notification",
     "OutboundMessage",

@@ -177,6 +177,8 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             "BLOB_DIR": str(ROOT / "bench" / "out" / f"blobs-{database.name}"),
             "INGEST_WEBHOOK_SECRET": SECRET,
             "LOG_LEVEL": "WARNING",
+            "INGEST_RATE_PER_SOURCE": "off",  # the bench offers more than one source may
+            "INGEST_RATE_PER_TENANT": "off",
         },
         ports={name: args.base_port + i for i, name in enumerate(SERVICES)},
         sink=log,

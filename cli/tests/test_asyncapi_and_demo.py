@@ -40,9 +40,9 @@ def test_asyncapi_names_every_consumer_queue_and_published_event() -> None:
 
 
 @pytest.mark.integration
-async def test_demo_seed_is_idempotent(database_url: str) -> None:
+async def test_demo_seed_is_idempotent(private_database_url: str) -> None:
     """Seeding twice finds the tenant the first run made and adds nothing."""
-    engine = make_engine(database_url, pool_size=1)
+    engine = make_engine(private_database_url, pool_size=1)
     sessions = make_sessions(engine)
     first = await seed_demo(sessions)
     second = await seed_demo(sessions)

@@ -7,26 +7,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-from postdesk_testing import IsolatedAmqp
 
 pytestmark = pytest.mark.integration
 
 
 def postdesk_command() -> list[str]:
     return [str(Path(sys.executable).parent / "postdesk")]
-
-
-@pytest.fixture
-def private_amqp_url() -> Iterator[str]:
-    """A virtual host of this test's own, so its consumers take no other test's messages."""
-    vhost = IsolatedAmqp()
-    yield vhost.create()
-    vhost.drop()
 
 
 def test_up_runs_every_service_and_stops_them_on_interrupt(

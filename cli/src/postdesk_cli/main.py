@@ -12,8 +12,10 @@ from pathlib import Path
 from postdesk_runtime.db import make_engine, make_sessions
 from postdesk_runtime.settings import ServiceSettings
 
+from postdesk_cli.blobs import cmd_blobs_rotate
 from postdesk_cli.database import create_and_migrate
 from postdesk_cli.demo import DemoInfo, address, seed_demo
+from postdesk_cli.imap import add_imap_commands, run_imap
 from postdesk_cli.sample import curl_line, sample_email
 from postdesk_cli.services import SERVICE_PORTS, SERVICES, ports_from
 from postdesk_cli.supervisor import Supervisor, entry_point
@@ -113,6 +115,10 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--base-port", type=int, default=None)
     asyncapi = commands.add_parser("asyncapi", help="write the AsyncAPI document of all events")
     asyncapi.add_argument("--out", type=Path, default=Path("docs/asyncapi.json"))
+    blobs = commands.add_parser("blobs", help="blob store maintenance")
+    blobs_commands = blobs.add_subparsers(dest="blobs_command", required=True)
+    blobs_commands.add_parser("rotate", help="re-encrypt every blob not under the active key")
+    add_imap_commands(commands)
     return root
 
 
@@ -123,12 +129,16 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_migrate(settings)
     if args.command == "demo":
         return cmd_demo(settings, args.base_port)
+    if args.command == "blobs":
+        return cmd_blobs_rotate(settings)
     if args.command == "asyncapi":
         from postdesk_cli.asyncapi import render  # imports every service: only when asked
 
         args.out.write_text(render())
         print(f"wrote {args.out}")
         return 0
+    if args.command == "imap":
+        return run_imap(args)
     if args.command == "run":
         return cmd_run(args.service)
     return cmd_up(settings, args.base_port, not args.no_migrate)

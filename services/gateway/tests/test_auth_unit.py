@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from postdesk_gateway.auth import Passwords, TokenService
 from postdesk_gateway.domain import AuthenticationError
 from postdesk_gateway.settings import JWT_SECRET_PLACEHOLDER, GatewaySettings
+from postdesk_runtime.keyring import Keyring
 from pydantic import ValidationError
 
 SECRET = "unit-test-secret"
@@ -105,13 +106,21 @@ async def test_password_verification() -> None:
     assert not await passwords.verify(None, "s3cret")
 
 
+PROD_KEYS = Keyring.generate_setting("prod")
+
+
 def test_placeholder_secret_is_refused_in_production() -> None:
     """ENVIRONMENT=production with the development JWT secret fails at startup."""
     with pytest.raises(ValidationError, match="JWT_SECRET"):
-        GatewaySettings(environment="production", jwt_secret=JWT_SECRET_PLACEHOLDER)
+        GatewaySettings(
+            environment="production", jwt_secret=JWT_SECRET_PLACEHOLDER, encryption_keys=PROD_KEYS
+        )
     with pytest.raises(ValidationError, match="at least 32 bytes"):
-        GatewaySettings(environment="production", jwt_secret="short")
-    assert GatewaySettings(environment="production", jwt_secret="s" * 32).jwt_secret == "s" * 32
+        GatewaySettings(environment="production", jwt_secret="short", encryption_keys=PROD_KEYS)
+    settings = GatewaySettings(
+        environment="production", jwt_secret="s" * 32, encryption_keys=PROD_KEYS
+    )
+    assert settings.jwt_secret == "s" * 32
 
 
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

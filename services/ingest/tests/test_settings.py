@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from postdesk_ingest.settings import IngestSettings
+from postdesk_runtime.keyring import Keyring
 from pydantic import ValidationError
 
 
@@ -31,6 +32,7 @@ class TestIngestSettings:
     def test_placeholder_refused_in_production(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """ENVIRONMENT=production with the placeholder secret fails to start."""
         monkeypatch.setenv("ENVIRONMENT", "production")
+        monkeypatch.setenv("ENCRYPTION_KEYS", Keyring.generate_setting("prod"))
         monkeypatch.delenv("INGEST_WEBHOOK_SECRET", raising=False)
         with pytest.raises(ValidationError, match="INGEST_WEBHOOK_SECRET"):
             IngestSettings()
@@ -38,12 +40,14 @@ class TestIngestSettings:
     def test_real_secret_accepted_in_production(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """ENVIRONMENT=production with a real secret is fine."""
         monkeypatch.setenv("ENVIRONMENT", "production")
+        monkeypatch.setenv("ENCRYPTION_KEYS", Keyring.generate_setting("prod"))
         monkeypatch.setenv("INGEST_WEBHOOK_SECRET", "a-real-secret-of-at-least-32-bytes!")
         assert IngestSettings().environment == "production"
 
     def test_short_secret_refused_in_production(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """ENVIRONMENT=production with a secret under 32 bytes fails to start."""
         monkeypatch.setenv("ENVIRONMENT", "production")
+        monkeypatch.setenv("ENCRYPTION_KEYS", Keyring.generate_setting("prod"))
         monkeypatch.setenv("INGEST_WEBHOOK_SECRET", "short-secret")
         with pytest.raises(ValidationError, match="at least 32 bytes"):
             IngestSettings()

@@ -24,6 +24,7 @@ from postdesk_runtime import (
     EventPublisher,
     LocalBlobStore,
     declare_topology,
+    make_blob_store,
     make_broker,
     make_engine,
 )
@@ -51,7 +52,7 @@ async def receive(
     raw: bytes, blob_dir: Path, *, event_id: uuid.UUID | None = None
 ) -> Envelope[Any]:
     """Store `raw` and build the mail.received ingest would publish for it."""
-    ref = await LocalBlobStore(blob_dir).put(raw)
+    ref = await make_blob_store(ParserSettings(blob_dir=blob_dir)).put(raw)
     return new_envelope(
         EventType.MAIL_RECEIVED,
         MailReceived(
@@ -168,12 +169,15 @@ async def test_received_mail_becomes_mail_parsed(
     assert payload["envelope_recipients"] == ["support@acme.example"]
     assert payload["text_preview"] == "My order is late."
     assert payload["raw_blob_ref"] == received.payload.raw_blob_ref
-    blobs = LocalBlobStore(blob_dir)
+    blobs = make_blob_store(ParserSettings(blob_dir=blob_dir))  # encrypted, as the app's
     body = json.loads(await blobs.get(payload["body_blob_ref"]))
     assert body == {"text": "My order is late.", "html": None}
     [attachment] = payload["attachments"]
     assert (attachment["filename"], attachment["content_type"]) == ("order.csv", "text/csv")
     assert await blobs.get(attachment["blob_ref"]) == b"id,qty\r\n1234,2"
+    on_disk = LocalBlobStore(blob_dir)
+    assert b"My order is late" not in on_disk.path_of(payload["body_blob_ref"]).read_bytes()
+    assert b"1234,2" not in on_disk.path_of(attachment["blob_ref"]).read_bytes()
 
     rows = await log_rows(database_url, str(received.id))
     assert [(r["status"], r["event_id"]) for r in rows] == [("parsed", parsed_id)]
@@ -230,4 +234,5 @@ async def test_large_mail_is_parsed(
     [attachment] = event["payload"]["attachments"]
     # the CRLF before the closing boundary belongs to the boundary; big keeps its own last CRLF
     assert attachment["size"] == len(b"id,qty\r\n" + big)
-    assert len(await LocalBlobStore(blob_dir).get(attachment["blob_ref"])) == attachment["size"]
+    stored = await make_blob_store(ParserSettings(blob_dir=blob_dir)).get(attachment["blob_ref"])
+    assert len(stored) == attachment["size"]

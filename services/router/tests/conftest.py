@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
-from postdesk_runtime import LocalBlobStore, Sessions, make_engine, make_sessions
+from postdesk_router.settings import RouterSettings
+from postdesk_runtime import BlobStore, Sessions, make_blob_store, make_engine, make_sessions
 
 
 @pytest_asyncio.fixture
@@ -17,5 +18,6 @@ async def sessions(database_url: str) -> AsyncIterator[Sessions]:
 
 
 @pytest_asyncio.fixture
-async def blobs(blob_dir: Path) -> LocalBlobStore:
-    return LocalBlobStore(blob_dir)
+async def blobs(blob_dir: Path) -> BlobStore:
+    """The store the router app builds from its settings: encrypted, as in production."""
+    return make_blob_store(RouterSettings(blob_dir=blob_dir))

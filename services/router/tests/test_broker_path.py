@@ -12,7 +12,13 @@ import pytest
 from postdesk_contracts import Address
 from postdesk_router.main import create_app
 from postdesk_router.settings import RouterSettings
-from postdesk_runtime import EventPublisher, LocalBlobStore, Sessions, declare_topology, make_broker
+from postdesk_runtime import (
+    EventPublisher,
+    Sessions,
+    declare_topology,
+    make_blob_store,
+    make_broker,
+)
 from postdesk_schema import AssignmentRole, Ticket
 from postdesk_testing import drain, eventually, tap
 from sqlalchemy import select
@@ -50,7 +56,8 @@ async def test_mail_parsed_from_broker_becomes_ticket_and_events(
         make_parsed(
             envelope_recipients=[seed.address],
             to=[Address(email=seed.address)],
-            body_blob_ref=await store_body(LocalBlobStore(blob_dir)),
+            # sealed as the parser's would be; the app reads it through its own wrapper
+            body_blob_ref=await store_body(make_blob_store(RouterSettings(blob_dir=blob_dir))),
         )
     )
     app = create_app(

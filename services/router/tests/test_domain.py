@@ -10,6 +10,7 @@ from postdesk_router.domain import (
     AssignmentRule,
     MatchRule,
     ThreadKey,
+    account_lookup_keys,
     choose_account,
     choose_assignee,
     choose_thread,
@@ -60,6 +61,22 @@ class TestRecipientCandidates:
         accounts = {"b@x.example": "B", "c@x.example": "C"}
         assert choose_account(["a@x.example", "c@x.example", "b@x.example"], accounts) == "C"
         assert choose_account(["a@x.example"], accounts) is None
+
+    def test_plus_addressing_and_catch_all(self) -> None:
+        """A tagged address finds its base account; a catch-all only when no candidate names one."""
+        accounts = {"cs@x.example": "CS"}
+        catch_alls = {"x.example": "ALL", "y.example": "Y-ALL"}
+        assert choose_account(["cs+orders@x.example"], accounts, catch_alls) == "CS"
+        assert choose_account(["who@y.example", "cs@x.example"], accounts, catch_alls) == "CS"
+        assert choose_account(["who@y.example", "who@x.example"], accounts, catch_alls) == "Y-ALL"
+        assert choose_account(["who@z.example"], accounts, catch_alls) is None
+
+    def test_lookup_keys(self) -> None:
+        """Accounts are looked up by each candidate and its untagged base, and by each domain."""
+        assert account_lookup_keys(["cs+a@x.example", "cs@x.example", "b@y.example"]) == (
+            ["cs+a@x.example", "cs@x.example", "b@y.example"],
+            ["x.example", "y.example"],
+        )
 
 
 class TestThreading:

@@ -11,7 +11,7 @@ import pytest
 from postdesk_contracts import Address, Attachment, Envelope, MailParsed
 from postdesk_contracts.envelope import derived_event_id
 from postdesk_router.service import RouteStatus, route_in_transaction
-from postdesk_runtime import LocalBlobStore, Sessions
+from postdesk_runtime import BlobStore, Sessions
 from postdesk_schema import AssignmentRole, EmailProcessingLog, Message, OutboxEvent, Ticket
 from postdesk_schema import Attachment as AttachmentRow
 from sqlalchemy import func, select, text
@@ -27,7 +27,7 @@ BACKUP_1 = ("bea", AssignmentRole.BACKUP, 1, True, True)
 VIEWER = ("vic", AssignmentRole.VIEWER, 0, True, True)
 
 
-async def parsed_to(seed: Seed, blobs: LocalBlobStore, **overrides: Any) -> Envelope[MailParsed]:
+async def parsed_to(seed: Seed, blobs: BlobStore, **overrides: Any) -> Envelope[MailParsed]:
     body_ref = await store_body(blobs)
     return make_event(
         make_parsed(to=[Address(email=seed.address.upper())], body_blob_ref=body_ref, **overrides)
@@ -80,7 +80,7 @@ async def router_log(sessions: Sessions, event_id: uuid.UUID) -> EmailProcessing
 
 
 async def test_new_ticket_is_opened_assigned_and_announced(
-    sessions: Sessions, blobs: LocalBlobStore
+    sessions: Sessions, blobs: BlobStore
 ) -> None:
     """A first email opens ticket #1 for the account's primary and commits three outbox events."""
     seed = await seed_tenant(sessions, [PRIMARY, BACKUP_1, VIEWER])
@@ -133,9 +133,7 @@ async def test_new_ticket_is_opened_assigned_and_announced(
     assert (log_row.status, log_row.tenant_id) == ("routed", seed.tenant.id)
 
 
-async def test_ticket_numbers_count_up_per_tenant(
-    sessions: Sessions, blobs: LocalBlobStore
-) -> None:
+async def test_ticket_numbers_count_up_per_tenant(sessions: Sessions, blobs: BlobStore) -> None:
     """Each new ticket of a tenant takes the next number."""
     seed = await seed_tenant(sessions, [PRIMARY])
     for _ in range(3):
@@ -143,7 +141,7 @@ async def test_ticket_numbers_count_up_per_tenant(
     assert sorted(t.number for t in await tickets_of(sessions, seed)) == [1, 2, 3]
 
 
-async def test_reply_by_in_reply_to_joins_ticket(sessions: Sessions, blobs: LocalBlobStore) -> None:
+async def test_reply_by_in_reply_to_joins_ticket(sessions: Sessions, blobs: BlobStore) -> None:
     """A reply whose In-Reply-To names a stored message joins that ticket; nothing new is assigned."""
     seed = await seed_tenant(sessions, [PRIMARY])
     first = await parsed_to(seed, blobs)
@@ -167,7 +165,7 @@ async def test_reply_by_in_reply_to_joins_ticket(sessions: Sessions, blobs: Loca
 
 
 async def test_reply_found_only_by_references_joins_ticket(
-    sessions: Sessions, blobs: LocalBlobStore
+    sessions: Sessions, blobs: BlobStore
 ) -> None:
     """A reply whose In-Reply-To is unknown joins the ticket of its newest known reference."""
     seed = await seed_tenant(sessions, [PRIMARY])
@@ -187,9 +185,7 @@ async def test_reply_found_only_by_references_joins_ticket(
     assert [m.match_rule for m in await messages_of(sessions, seed)] == ["new-ticket", "references"]
 
 
-async def test_reply_in_another_tenant_does_not_join(
-    sessions: Sessions, blobs: LocalBlobStore
-) -> None:
+async def test_reply_in_another_tenant_does_not_join(sessions: Sessions, blobs: BlobStore) -> None:
     """Threading only looks at the receiving tenant's messages."""
     one, other = await seed_tenant(sessions, [PRIMARY]), await seed_tenant(sessions, [PRIMARY])
     first = await parsed_to(one, blobs)
@@ -202,7 +198,7 @@ async def test_reply_in_another_tenant_does_not_join(
     assert [m.match_rule for m in await messages_of(sessions, other)] == ["new-ticket"]
 
 
-async def test_same_event_twice_has_effects_once(sessions: Sessions, blobs: LocalBlobStore) -> None:
+async def test_same_event_twice_has_effects_once(sessions: Sessions, blobs: BlobStore) -> None:
     """A redelivered mail.parsed leaves one ticket, one message and the same three outbox rows."""
     seed = await seed_tenant(sessions, [PRIMARY])
     event = await parsed_to(seed, blobs)
@@ -215,9 +211,7 @@ async def test_same_event_twice_has_effects_once(sessions: Sessions, blobs: Loca
     assert len(await outbox_caused_by(sessions, event.id)) == 3
 
 
-async def test_same_message_id_new_event_is_duplicate(
-    sessions: Sessions, blobs: LocalBlobStore
-) -> None:
+async def test_same_message_id_new_event_is_duplicate(sessions: Sessions, blobs: BlobStore) -> None:
     """The same Message-ID under another event id is logged as a duplicate and changes nothing."""
     seed = await seed_tenant(sessions, [PRIMARY])
     event = await parsed_to(seed, blobs)
@@ -235,9 +229,7 @@ async def test_same_message_id_new_event_is_duplicate(
     assert (log_row.status, log_row.tenant_id) == ("duplicate", seed.tenant.id)
 
 
-async def test_concurrent_copies_create_one_ticket(
-    sessions: Sessions, blobs: LocalBlobStore
-) -> None:
+async def test_concurrent_copies_create_one_ticket(sessions: Sessions, blobs: BlobStore) -> None:
     """Two copies of one email routed at once (two replicas) give one ticket and one message."""
     seed = await seed_tenant(sessions, [PRIMARY])
     event = await parsed_to(seed, blobs)
@@ -250,7 +242,7 @@ async def test_concurrent_copies_create_one_ticket(
     assert len(await messages_of(sessions, seed)) == 1
 
 
-async def test_unknown_recipient_is_rejected(sessions: Sessions, blobs: LocalBlobStore) -> None:
+async def test_unknown_recipient_is_rejected(sessions: Sessions, blobs: BlobStore) -> None:
     """Mail for no active account gets a rejected log row and a mail.rejected event, no ticket."""
     event = make_event(
         make_parsed(to=[Address(email=f"nobody-{uuid.uuid4().hex}@nowhere.example")])
@@ -278,7 +270,7 @@ async def test_unknown_recipient_is_rejected(sessions: Sessions, blobs: LocalBlo
     assert count == 0
 
 
-async def test_inactive_account_is_unknown(sessions: Sessions, blobs: LocalBlobStore) -> None:
+async def test_inactive_account_is_unknown(sessions: Sessions, blobs: BlobStore) -> None:
     """A deactivated account no longer receives mail."""
     seed = await seed_tenant(sessions, [PRIMARY])
     async with sessions() as session, session.begin():
@@ -292,7 +284,7 @@ async def test_inactive_account_is_unknown(sessions: Sessions, blobs: LocalBlobS
 
 
 async def test_inactive_primary_falls_back_to_lowest_backup(
-    sessions: Sessions, blobs: LocalBlobStore
+    sessions: Sessions, blobs: BlobStore
 ) -> None:
     """With the primary's assignment inactive, the backup with the lowest priority gets the ticket."""
     seed = await seed_tenant(
@@ -308,9 +300,7 @@ async def test_inactive_primary_falls_back_to_lowest_backup(
     assert assigned["payload"]["assignee_id"] == str(seed.users["bea"].id)
 
 
-async def test_primary_with_inactive_user_falls_back(
-    sessions: Sessions, blobs: LocalBlobStore
-) -> None:
+async def test_primary_with_inactive_user_falls_back(sessions: Sessions, blobs: BlobStore) -> None:
     """A primary whose user is deactivated is skipped too."""
     seed = await seed_tenant(sessions, [("pat", AssignmentRole.PRIMARY, 0, True, False), BACKUP_2])
     await route_in_transaction(sessions, blobs, await parsed_to(seed, blobs))
@@ -318,9 +308,7 @@ async def test_primary_with_inactive_user_falls_back(
     assert ticket.assignee_id == seed.users["bob"].id
 
 
-async def test_only_viewer_leaves_ticket_unassigned(
-    sessions: Sessions, blobs: LocalBlobStore
-) -> None:
+async def test_only_viewer_leaves_ticket_unassigned(sessions: Sessions, blobs: BlobStore) -> None:
     """A mailbox with only a viewer opens an unassigned ticket and emits no ticket.assigned."""
     seed = await seed_tenant(sessions, [VIEWER])
     event = await parsed_to(seed, blobs)
@@ -334,9 +322,7 @@ async def test_only_viewer_leaves_ticket_unassigned(
     }
 
 
-async def test_nul_characters_do_not_break_storage(
-    sessions: Sessions, blobs: LocalBlobStore
-) -> None:
+async def test_nul_characters_do_not_break_storage(sessions: Sessions, blobs: BlobStore) -> None:
     """A body, subject and names with NUL characters are stored without them."""
     seed = await seed_tenant(sessions, [PRIMARY])
     body_ref = await store_body(blobs, text="on\x00fire", html="<p>\x00</p>")

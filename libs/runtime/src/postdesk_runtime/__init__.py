@@ -5,7 +5,16 @@ their composition root (`main.create_app(settings)`).
 """
 
 from postdesk_runtime.app import ConsumerParts, consumer_app, outbox_consumer_app
-from postdesk_runtime.blobstore import BlobNotFoundError, BlobStore, LocalBlobStore, blob_ref
+from postdesk_runtime.blobcrypto import EncryptedBlobStore
+from postdesk_runtime.blobfactory import make_blob_store
+from postdesk_runtime.blobstore import (
+    BlobBackend,
+    BlobIntegrityError,
+    BlobNotFoundError,
+    BlobStore,
+    LocalBlobStore,
+    blob_ref,
+)
 from postdesk_runtime.broker import (
     EventPublisher,
     declare_topology,
@@ -22,9 +31,12 @@ from postdesk_runtime.settings import ServiceSettings
 from postdesk_runtime.tracing import configure_tracing
 
 __all__ = [
+    "BlobBackend",
+    "BlobIntegrityError",
     "BlobNotFoundError",
     "BlobStore",
     "ConsumerParts",
+    "EncryptedBlobStore",
     "EventPublisher",
     "LocalBlobStore",
     "OutboxRelay",
@@ -37,6 +49,7 @@ __all__ = [
     "consumer_app",
     "declare_topology",
     "events_exchange",
+    "make_blob_store",
     "make_broker",
     "make_engine",
     "make_sessions",

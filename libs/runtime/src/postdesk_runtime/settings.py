@@ -26,6 +26,18 @@ class ServiceSettings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postdesk"
     blob_dir: Path = Path("var/blobs")
+    blob_backend: Literal["local", "s3"] = "local"
+    blob_s3_bucket: str | None = None
+    blob_s3_prefix: str = ""
+    blob_s3_endpoint_url: str | None = None
+    blob_s3_region: str | None = None
+    blob_encryption: bool = Field(
+        default=True, description="seal blobs with the keyring (ENCRYPTION_KEYS); see ADR 0006"
+    )
+    blob_accept_plaintext: bool = Field(
+        default=False,
+        description="read blobs stored unencrypted before encryption was on (until rotated)",
+    )
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
@@ -55,6 +67,12 @@ class ServiceSettings(BaseSettings):
         self.refuse_placeholder(
             "ENCRYPTION_KEYS", self.encryption_keys.get_secret_value(), DEV_ENCRYPTION_KEYS
         )
+        return self
+
+    @model_validator(mode="after")
+    def _require_s3_bucket(self) -> ServiceSettings:
+        if self.blob_backend == "s3" and not self.blob_s3_bucket:
+            raise ValueError("BLOB_S3_BUCKET is required when BLOB_BACKEND=s3")
         return self
 
     def keyring(self) -> Keyring:

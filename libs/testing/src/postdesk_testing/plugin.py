@@ -30,3 +30,19 @@ def amqp_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def blob_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("blobs")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def private_database_url() -> AsyncIterator[str]:
+    """A migrated database of this one test's own, for tests that need fixed names (the demo)."""
+    database = IsolatedDatabase()
+    yield await database.create()
+    await database.drop()
+
+
+@pytest.fixture
+def private_amqp_url() -> Iterator[str]:
+    """A virtual host of this one test's own, for tests whose consumers must take no other test's messages."""
+    vhost = IsolatedAmqp()
+    yield vhost.create()
+    vhost.drop()

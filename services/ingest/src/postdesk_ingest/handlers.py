@@ -16,6 +16,7 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import (
     HTTP_202_ACCEPTED,
     HTTP_401_UNAUTHORIZED,
+    HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
@@ -23,8 +24,12 @@ from litestar.types import ExceptionHandlersMap
 from postdesk_runtime.health import Check, run_checks
 from pydantic import SecretStr
 
+from postdesk_ingest.admission import RecipientsRejectedError, admit_raw_mail
 from postdesk_ingest.domain import SignatureError, verify_signature
-from postdesk_ingest.service import Ports, UnavailableError, accept_raw_mail
+from postdesk_ingest.providers import PROVIDER_ROUTES, too_many_requests
+from postdesk_ingest.ratelimit import RateLimitedError
+from postdesk_ingest.recipients import RecipientDirectory
+from postdesk_ingest.service import Ports, UnavailableError
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +64,7 @@ async def receive_raw(
     body: RawBody,
     ports: NamedDependency[Ports],
     webhook: NamedDependency[Webhook],
+    directory: NamedDependency[RecipientDirectory],
     rcpt: FromQuery[list[str] | None] = None,
     timestamp: Annotated[str | None, HeaderParameter(name="X-Postdesk-Timestamp")] = None,
     signature: Annotated[str | None, HeaderParameter(name="X-Postdesk-Signature")] = None,
@@ -74,7 +80,7 @@ async def receive_raw(
     )
     if not body:
         raise ClientException("empty message")
-    accepted = await accept_raw_mail(body, rcpt or [], ports)
+    accepted = await admit_raw_mail(body, rcpt or [], ports, directory)
     return WebhookAccepted(accepted.status, accepted.event_id, accepted.raw_blob_ref)
 
 
@@ -110,6 +116,17 @@ def unavailable(request: Request[Any, Any, Any], error: UnavailableError) -> Res
     ).to_response(request)
 
 
+def recipients_rejected(
+    request: Request[Any, Any, Any], error: RecipientsRejectedError
+) -> Response[Any]:
+    return ProblemDetailsException(
+        status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+        title="Unknown recipients",
+        detail=f"{error.reason}; the message is recorded as rejected, do not retry",
+        extra={"unknown_recipients": error.unknown, "raw_blob_ref": error.raw_blob_ref},
+    ).to_response(request)
+
+
 def internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     log.error("unhandled error", path=request.url.path, exc_info=error)
     return ProblemDetailsException(
@@ -123,9 +140,11 @@ def _client(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-ROUTES = [receive_raw, healthz, readyz]
+ROUTES = [receive_raw, healthz, readyz, *PROVIDER_ROUTES]
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     SignatureError: unauthorized,
     UnavailableError: unavailable,
+    RateLimitedError: too_many_requests,
+    RecipientsRejectedError: recipients_rejected,
     Exception: internal_error,
 }

@@ -32,6 +32,7 @@ from postdesk_contracts.events import Channel
 from postdesk_runtime.blobstore import BlobStore
 from postdesk_runtime.broker import EventPublisher
 from postdesk_runtime.db import Sessions
+from postdesk_runtime.failpoints import failpoint
 from sqlalchemy.exc import SQLAlchemyError
 
 from postdesk_ingest import db
@@ -73,6 +74,8 @@ async def accept_raw_mail(
     *,
     channel: Channel = Channel.WEBHOOK,
     source: str = "webhook",
+    tenant_id: uuid.UUID | None = None,
+    envelope_sender: str | None = None,
 ) -> Accepted:
     """Store `raw`, log it and publish mail.received with a confirm; see the module docstring."""
     with ports.tracer.start_as_current_span("ingest.accept_raw_mail") as span:
@@ -100,6 +103,7 @@ async def accept_raw_mail(
         if status == db.PUBLISHED:
             log.debug("duplicate mail", event_id=str(key.event_id))
             return Accepted("duplicate", key.event_id, raw_blob_ref)
+        failpoint("ingest.after_store")  # kill tests: die between the stored row and the publish
         envelope = new_envelope(
             EventType.MAIL_RECEIVED,
             MailReceived(
@@ -107,11 +111,13 @@ async def accept_raw_mail(
                 sha256=sha256,
                 size=len(raw),
                 channel=channel,
+                envelope_sender=envelope_sender,
                 envelope_recipients=list(key.recipients),
                 received_at=datetime.now(UTC),
                 source=source,
             ),
             event_id=key.event_id,
+            tenant_id=tenant_id,
         )
         try:
             async with asyncio.timeout(ports.publish_timeout):

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Self
 
-from postdesk_runtime.settings import ServiceSettings
 from pydantic import AliasChoices, Field, SecretStr, model_validator
+
+from postdesk_ingest.imap.settings import ImapSettings
+from postdesk_ingest.maildir import MaildirSettings
+from postdesk_ingest.providers.settings import ProviderSettings
+from postdesk_ingest.ratelimit import RateLimitSettings
+from postdesk_ingest.smtp_settings import ListenerSettings
 
 PLACEHOLDER_WEBHOOK_SECRET = "dev-webhook-secret"  # noqa: S105  # the development placeholder, refused in production
 
 
-class IngestSettings(ServiceSettings):
+# SMTP/LMTP options: smtp_settings.py; provider secrets: providers/settings.py; rates: ratelimit.py
+class IngestSettings(ProviderSettings, RateLimitSettings, ListenerSettings, MaildirSettings):
     http_port: int = 8001
+    imap: ImapSettings = Field(
+        default_factory=ImapSettings,
+        description="IMAP polling, env INGEST_IMAP_* (imap/settings.py)",
+    )
     webhook_secret: SecretStr = Field(
         default=SecretStr(PLACEHOLDER_WEBHOOK_SECRET),
         validation_alias=AliasChoices("INGEST_WEBHOOK_SECRET", "webhook_secret"),

@@ -6,10 +6,10 @@ from faststream.asgi import AsgiFastStream
 from postdesk_contracts import EventType
 from postdesk_runtime import (
     EventPublisher,
-    LocalBlobStore,
     configure_logging,
     configure_tracing,
     consumer_app,
+    make_blob_store,
     make_broker,
     make_engine,
     make_sessions,
@@ -33,7 +33,7 @@ def create_app(settings: ParserSettings) -> AsgiFastStream:
     )
     document_published(broker, EventType.MAIL_PARSED, EventType.MAIL_REJECTED)
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-    ports = Ports(LocalBlobStore(settings.blob_dir), make_sessions(engine), EventPublisher(broker))
+    ports = Ports(make_blob_store(settings), make_sessions(engine), EventPublisher(broker))
     register(broker, ports)
     app = consumer_app(broker, checks=readiness_checks(broker, engine))
     # after the broker has drained in-flight messages, which still use the pool

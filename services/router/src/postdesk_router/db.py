@@ -17,6 +17,8 @@ from postdesk_schema import (
     EmailAccount,
     EmailAssignment,
     EmailProcessingLog,
+    InboundAddress,
+    InboundDomain,
     Message,
     Tenant,
     Ticket,
@@ -61,6 +63,56 @@ async def active_accounts(session: AsyncSession, addresses: Sequence[str]) -> di
     )
     return {
         row.address: AccountRef(row.id, row.tenant_id, row.address, row.department_id)
+        for row in rows
+    }
+
+
+async def inbound_address_accounts(
+    session: AsyncSession, addresses: Sequence[str]
+) -> dict[str, AccountRef]:
+    """Active accounts behind the active inbound addresses among `addresses`, keyed by the latter."""
+    if not addresses:
+        return {}
+    rows: Result[Any] = await session.execute(
+        select(
+            col(InboundAddress.address).label("inbound"),
+            col(EmailAccount.id),
+            col(EmailAccount.tenant_id),
+            col(EmailAccount.address),
+            col(EmailAccount.department_id),
+        )
+        .join(EmailAccount, col(EmailAccount.id) == col(InboundAddress.account_id))
+        .where(
+            col(InboundAddress.address).in_(addresses),
+            col(InboundAddress.is_active).is_(True),
+            col(EmailAccount.is_active).is_(True),
+        )
+    )
+    return {
+        row.inbound: AccountRef(row.id, row.tenant_id, row.address, row.department_id)
+        for row in rows
+    }
+
+
+async def catch_all_accounts(
+    session: AsyncSession, domains: Sequence[str]
+) -> dict[str, AccountRef]:
+    """Active catch-all accounts of the inbound domains among `domains`, keyed by domain."""
+    if not domains:
+        return {}
+    rows = await session.execute(
+        select(
+            col(InboundDomain.domain),
+            col(EmailAccount.id),
+            col(EmailAccount.tenant_id),
+            col(EmailAccount.address),
+            col(EmailAccount.department_id),
+        )
+        .join(EmailAccount, col(EmailAccount.id) == col(InboundDomain.catch_all_account_id))
+        .where(col(InboundDomain.domain).in_(domains), col(EmailAccount.is_active).is_(True))
+    )
+    return {
+        row.domain: AccountRef(row.id, row.tenant_id, row.address, row.department_id)
         for row in rows
     }
 

@@ -3,8 +3,12 @@ ticket it continues, and who is assigned a new ticket.
 
 Invariants:
 - Recipient candidates keep the order envelope recipients, Delivered-To, To,
-  Cc; each address appears once, lower-cased. The first candidate that is an
-  active account wins.
+  Cc; each address appears once, lower-cased. The first candidate that names
+  an active account wins: its own address, an active inbound address of the
+  account, or either with plus-addressing removed (cs+x@d -> cs@d). Only
+  when no candidate names one does the first candidate whose domain is an
+  inbound domain with a catch-all account go to that account. (Ingest's
+  recipient directory applies the same rules before it accepts a mail.)
 - Threading keys are In-Reply-To first, then References newest first (the
   last reference is the direct parent); each key appears once.
 - Assignment: an active primary with an active user wins; otherwise the
@@ -92,11 +96,43 @@ def recipient_candidates(mail: MailParsed) -> list[str]:
     return _unique(a.strip().lower() for a in addresses)
 
 
-def choose_account(candidates: Sequence[str], accounts: Mapping[str, A]) -> A | None:
-    """The account of the first candidate address found in `accounts` (address -> account)."""
+def without_plus(address: str) -> str | None:
+    """The address with its "+tag" removed (cs+x@d -> cs@d); None when it has no tag."""
+    local, at, domain = address.rpartition("@")
+    base, plus, _ = local.partition("+")
+    if not at or not plus or not base:
+        return None
+    return f"{base}@{domain}"
+
+
+def domain_of(address: str) -> str:
+    _, at, domain = address.rpartition("@")
+    return domain if at else ""
+
+
+def account_lookup_keys(candidates: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Addresses (each candidate and its untagged base) and domains to look accounts up by."""
+    addresses = _unique(k for c in candidates for k in (c, without_plus(c) or ""))
+    return addresses, _unique(domain_of(c) for c in candidates)
+
+
+def choose_account(
+    candidates: Sequence[str],
+    accounts: Mapping[str, A],
+    catch_alls: Mapping[str, A] | None = None,
+) -> A | None:
+    """The account the candidates name, by the rules of the module docstring.
+
+    `accounts` maps addresses (account or inbound addresses) to accounts;
+    `catch_alls` maps inbound domains to their catch-all accounts.
+    """
     for address in candidates:
-        if address in accounts:
-            return accounts[address]
+        for key in (address, without_plus(address)):
+            if key is not None and key in accounts:
+                return accounts[key]
+    for address in candidates:
+        if catch_alls and (domain := domain_of(address)) in catch_alls:
+            return catch_alls[domain]
     return None
 
 

@@ -6,8 +6,8 @@ from faststream.asgi import AsgiFastStream
 from postdesk_contracts import EventType
 from postdesk_runtime import (
     ConsumerParts,
-    LocalBlobStore,
     configure_logging,
+    make_blob_store,
     outbox_consumer_app,
     serve,
 )
@@ -28,7 +28,7 @@ def create_app(settings: RouterSettings) -> AsgiFastStream:
     """Wire broker, database, blob store, outbox relay and the mail.parsed subscriber."""
 
     def register(parts: ConsumerParts) -> None:
-        blobs = LocalBlobStore(settings.blob_dir)
+        blobs = make_blob_store(settings)
         register_handlers(parts.broker, parts.sessions, blobs, parts.relay)
 
     return outbox_consumer_app(SERVICE, settings, publishes=PUBLISHES, register=register)

@@ -42,6 +42,7 @@ from postdesk_router.db import AccountRef
 from postdesk_router.domain import (
     AssigneeChoice,
     MatchRule,
+    account_lookup_keys,
     choose_account,
     choose_assignee,
     choose_thread,
@@ -103,7 +104,10 @@ async def route_message(
         return RouteOutcome(RouteStatus.ALREADY_PROCESSED)
     mail = event.payload
     candidates = recipient_candidates(mail)
-    account = choose_account(candidates, await db.active_accounts(session, candidates))
+    addresses, domains = account_lookup_keys(candidates)
+    by_address = await db.inbound_address_accounts(session, addresses)
+    by_address.update(await db.active_accounts(session, addresses))  # accounts' own addresses first
+    account = choose_account(candidates, by_address, await db.catch_all_accounts(session, domains))
     if account is None:
         return await _reject(session, event, unknown_recipient_reason(candidates))
 

@@ -13,10 +13,8 @@ from postdesk_ingest.recipients import (
     Rule,
     Target,
     lookup_keys,
-    normalise,
     resolve,
     single_tenant,
-    without_plus,
 )
 from postdesk_ingest.service import UnavailableError
 
@@ -33,17 +31,6 @@ KNOWN = Known(
 
 
 class TestRules:
-    def test_normalise(self) -> None:
-        """Addresses are stripped of blanks and angle brackets and lower-cased."""
-        assert normalise("  <CS@Acme.Example> ") == "cs@acme.example"
-
-    def test_without_plus(self) -> None:
-        """Plus-addressing tags are removed from the local part only."""
-        assert without_plus("cs+orders+x@acme.example") == "cs@acme.example"
-        assert without_plus("cs@acme.example") is None
-        assert without_plus("+tag@acme.example") is None
-        assert without_plus("nodomain+x") is None
-
     def test_lookup_keys(self) -> None:
         """Lookups ask for each address, its base without a tag, and each domain, once."""
         assert lookup_keys(["cs+a@acme.example", "cs@acme.example", "x@b.example"]) == (

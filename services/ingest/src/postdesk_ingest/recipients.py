@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from postdesk_contracts.addressing import domain_of, normalise_address, without_plus
 from postdesk_runtime.db import Sessions
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -65,26 +66,6 @@ class Known:
     accounts: Mapping[str, Target] = field(default_factory=dict)
     inbound_addresses: Mapping[str, Target] = field(default_factory=dict)
     catch_alls: Mapping[str, Target] = field(default_factory=dict)
-
-
-def normalise(address: str) -> str:
-    """An address as stored: stripped, without angle brackets, lower-cased."""
-    return address.strip().removeprefix("<").removesuffix(">").strip().lower()
-
-
-def domain_of(address: str) -> str:
-    """The part after the last "@", or "" when there is none."""
-    _, at, domain = address.rpartition("@")
-    return domain if at else ""
-
-
-def without_plus(address: str) -> str | None:
-    """The address with its "+tag" removed (cs+x@d -> cs@d); None when it has no tag."""
-    local, at, domain = address.rpartition("@")
-    base, plus, _ = local.partition("+")
-    if not at or not plus or not base:
-        return None
-    return f"{base}@{domain}"
 
 
 def lookup_keys(addresses: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -150,7 +131,9 @@ class RecipientDirectory:
 
     async def resolve(self, addresses: Iterable[str]) -> dict[str, Resolution]:
         """Each normalised address of `addresses` with what the directory knows about it."""
-        wanted = list(dict.fromkeys(normalise(a) for a in addresses if normalise(a)))
+        wanted = list(
+            dict.fromkeys(normalise_address(a) for a in addresses if normalise_address(a))
+        )
         now = self._clock()
         found: dict[str, Resolution] = {}
         missing: list[str] = []
@@ -171,7 +154,7 @@ class RecipientDirectory:
 
     async def resolve_one(self, address: str) -> Resolution:
         resolved = await self.resolve([address])
-        return resolved.get(normalise(address), Resolution(normalise(address)))
+        return resolved.get(normalise_address(address), Resolution(normalise_address(address)))
 
     def clear(self) -> None:
         """Forget every cached answer (after a configuration change, and in tests)."""

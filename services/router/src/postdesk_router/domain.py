@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from postdesk_contracts import Address, MailParsed
+from postdesk_contracts.addressing import domain_of, without_plus
 
 MAX_REJECT_REASON_CHARS = 1_000
 NO_SUBJECT = "(no subject)"
@@ -94,20 +95,6 @@ def recipient_candidates(mail: MailParsed) -> list[str]:
         *(a.email for a in mail.cc),
     ]
     return _unique(a.strip().lower() for a in addresses)
-
-
-def without_plus(address: str) -> str | None:
-    """The address with its "+tag" removed (cs+x@d -> cs@d); None when it has no tag."""
-    local, at, domain = address.rpartition("@")
-    base, plus, _ = local.partition("+")
-    if not at or not plus or not base:
-        return None
-    return f"{base}@{domain}"
-
-
-def domain_of(address: str) -> str:
-    _, at, domain = address.rpartition("@")
-    return domain if at else ""
 
 
 def account_lookup_keys(candidates: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -1,0 +1,28 @@
+"""Address conventions every service applies the same way.
+
+Addresses in events and tables are stripped of angle brackets and
+lower-cased. Plus-addressing (cs+orders@acme.example) delivers to the
+untagged mailbox (cs@acme.example).
+"""
+
+from __future__ import annotations
+
+
+def normalise_address(address: str) -> str:
+    """An address as stored: stripped, without angle brackets, lower-cased."""
+    return address.strip().removeprefix("<").removesuffix(">").strip().lower()
+
+
+def domain_of(address: str) -> str:
+    """The part after the last "@", or "" when there is none."""
+    _, at, domain = address.rpartition("@")
+    return domain if at else ""
+
+
+def without_plus(address: str) -> str | None:
+    """The address with its "+tag" removed (cs+x@d -> cs@d); None when it has no tag."""
+    local, at, domain = address.rpartition("@")
+    base, plus, _ = local.partition("+")
+    if not at or not plus or not base:
+        return None
+    return f"{base}@{domain}"

@@ -10,6 +10,7 @@ from postdesk_contracts.envelope import Envelope, EventType, new_envelope
 from postdesk_contracts.events import (
     Address,
     Attachment,
+    BounceReport,
     MailClassification,
     MailFailed,
     MailParsed,
@@ -27,6 +28,7 @@ from postdesk_contracts.events import (
 __all__ = [
     "Address",
     "Attachment",
+    "BounceReport",
     "Envelope",
     "EventType",
     "MailClassification",

@@ -51,6 +51,19 @@ class Attachment(Payload):
     blob_ref: str
     content_id: str | None = None
     inline: bool = False
+    sha256: str = ""
+    sniffed_type: str | None = Field(
+        default=None, description="type sniffed from the bytes when it differs from the declared one"
+    )
+
+
+class BounceReport(Payload):
+    """What an RFC 3464 delivery status notification says failed."""
+
+    failed_recipients: list[str] = Field(default_factory=list)
+    status: str = Field(default="", description="enhanced status code, e.g. 5.1.1")
+    reason: str = Field(default="", description="diagnostic text from the reporting MTA")
+    original_message_id: str | None = None
 
 
 class MailClassification(Payload):
@@ -95,6 +108,20 @@ class MailParsed(Payload):
     classification: MailClassification = Field(default_factory=MailClassification)
     channel: Channel = Channel.WEBHOOK
     received_at: datetime
+    source: str = Field(default="", description="ingest source, e.g. imap-backfill")
+    normalized_subject: str = Field(default="", description="subject without Re:/Fwd:/AW:/... prefixes")
+    ticket_tag: str | None = Field(default=None, description="a ticket tag found in the subject")
+    thread_index: str | None = Field(default=None, description="Outlook Thread-Index header")
+    plus_tokens: list[str] = Field(
+        default_factory=list, description="tags of plus-addressed recipients (reply+TOKEN@)"
+    )
+    language: str | None = Field(default=None, description="ISO 639-1 code of the new text")
+    sentiment: str | None = Field(default=None, description="positive, neutral or negative")
+    bounce: BounceReport | None = None
+    has_calendar: bool = False
+    limits_hit: list[str] = Field(
+        default_factory=list, description="parser limits this message reached (parsed as far as safe)"
+    )
 
     model_config = Payload.model_config | {"populate_by_name": True}
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+import sys
 from pathlib import Path
 
 import pytest
 from postdesk_cli.asyncapi import asyncapi_document, render
 from postdesk_cli.demo import seed_demo
 from postdesk_runtime import make_engine, make_sessions
+from postdesk_schema import EmailAccount, InboundAddress
+from sqlalchemy import select
+from sqlmodel import col
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,13 +48,53 @@ def test_asyncapi_names_every_consumer_queue_and_published_event() -> None:
 
 @pytest.mark.integration
 async def test_demo_seed_is_idempotent(private_database_url: str) -> None:
-    """Seeding twice finds the tenant the first run made and adds nothing."""
+    """Seeding twice finds the tenant (and cs@'s generated inbound address) the first run made."""
     engine = make_engine(private_database_url, pool_size=1)
     sessions = make_sessions(engine)
     first = await seed_demo(sessions)
     second = await seed_demo(sessions)
-    await engine.dispose()
     assert second.tenant_id == first.tenant_id
     assert second.users == first.users
     assert set(first.accounts) == {"cs@acme.example", "sales@acme.example", "john@acme.example"}
     assert not second.created
+    assert re.fullmatch(r"acme-[a-z2-7]{10}@in\.postdesk\.localhost", first.inbound_address)
+    assert second.inbound_address == first.inbound_address
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(InboundAddress, col(EmailAccount.address)).join(
+                    EmailAccount, col(EmailAccount.id) == col(InboundAddress.account_id)
+                )
+            )
+        ).all()
+    await engine.dispose()
+    assert [(row[0].address, row[1], row[0].is_active) for row in rows] == [
+        (first.inbound_address, "cs@acme.example", True)
+    ]
+
+
+@pytest.mark.integration
+async def test_demo_command_prints_cs_inbound_address(
+    private_database_url: str, tmp_path: Path
+) -> None:
+    """`postdesk demo` prints the generated address of cs@ that it stored."""
+    process = await asyncio.create_subprocess_exec(
+        Path(sys.executable).parent / "postdesk",
+        "demo",
+        env=os.environ | {"DATABASE_URL": private_database_url, "POSTDESK_VAR_DIR": str(tmp_path)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    printed = re.search(
+        r"^inbound address for cs@acme\.example: (acme-[a-z2-7]{10}@in\.postdesk\.localhost)$",
+        out.decode(),
+        re.MULTILINE,
+    )
+    assert printed is not None, out.decode()
+    engine = make_engine(private_database_url, pool_size=1)
+    async with make_sessions(engine)() as session:
+        stored = (await session.scalars(select(col(InboundAddress.address)))).all()
+    await engine.dispose()
+    assert stored == [printed.group(1)]

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -16,6 +17,7 @@ from postdesk_schema import (
     Department,
     EmailAccount,
     EmailAssignment,
+    InboundAddress,
     Tenant,
     TenantRole,
     User,
@@ -23,6 +25,8 @@ from postdesk_schema import (
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+
+from postdesk_cli.inbound_rules import DEFAULT_INBOUND_DOMAIN, create_address
 
 DEMO_SLUG = "acme"
 DEMO_DOMAIN = "acme.example"
@@ -45,6 +49,7 @@ class DemoInfo:
     accounts: dict[str, str]
     password: str
     created: bool
+    inbound_address: str
 
 
 USERS = (
@@ -75,7 +80,10 @@ def address(local: str) -> str:
     return f"{local}@{DEMO_DOMAIN}"
 
 
-async def seed_demo(sessions: Sessions) -> DemoInfo:
+async def seed_demo(
+    sessions: Sessions, *, inbound_domain: str = DEFAULT_INBOUND_DOMAIN
+) -> DemoInfo:
+    """Create the demo tenant unless present, and an inbound address of cs@ unless it has one."""
     async with sessions() as session, session.begin():
         tenant = (
             await session.scalars(select(Tenant).where(col(Tenant.slug) == DEMO_SLUG))
@@ -89,13 +97,36 @@ async def seed_demo(sessions: Sessions) -> DemoInfo:
                 select(EmailAccount).where(col(EmailAccount.tenant_id) == tenant.id)
             )
         ).all()
+        inbound = await _inbound_address(session, tenant, accounts, inbound_domain)
         return DemoInfo(
             tenant_id=tenant.id,
             users={u.email: u.role for u in users},
             accounts={a.address: a.kind for a in accounts},
             password=DEMO_PASSWORD,
             created=created,
+            inbound_address=inbound,
         )
+
+
+async def _inbound_address(
+    session: AsyncSession, tenant: Tenant, accounts: Sequence[EmailAccount], domain: str
+) -> str:
+    """The first active generated address of cs@, made now when there is none."""
+    cs = next(a for a in accounts if a.address == address("cs"))
+    existing = (
+        await session.scalars(
+            select(col(InboundAddress.address))
+            .where(
+                col(InboundAddress.account_id) == cs.id,
+                col(InboundAddress.is_active).is_(True),
+            )
+            .order_by(col(InboundAddress.created_at), col(InboundAddress.address))
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    row = await create_address(session, cs, tenant, platform_domain=domain)
+    return row.address
 
 
 async def _create(session: AsyncSession) -> Tenant:

@@ -16,8 +16,10 @@ from postdesk_cli.blobs import cmd_blobs_rotate
 from postdesk_cli.database import create_and_migrate
 from postdesk_cli.demo import DemoInfo, address, seed_demo
 from postdesk_cli.imap import add_imap_commands, run_imap
+from postdesk_cli.inbound import add_inbound_commands, run_inbound
 from postdesk_cli.sample import curl_line, sample_email
 from postdesk_cli.services import SERVICE_PORTS, SERVICES, ports_from
+from postdesk_cli.settings import CliSettings
 from postdesk_cli.supervisor import Supervisor, entry_point
 
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"  # noqa: S105  # the ingest service's development default
@@ -29,13 +31,13 @@ def cmd_migrate(settings: ServiceSettings) -> int:
     return 0
 
 
-def cmd_demo(settings: ServiceSettings, base_port: int | None) -> int:
+def cmd_demo(settings: CliSettings, base_port: int | None) -> int:
     create_and_migrate(settings.database_url)
 
     async def seed() -> DemoInfo:
         engine = make_engine(settings.database_url, pool_size=1)
         try:
-            return await seed_demo(make_sessions(engine))
+            return await seed_demo(make_sessions(engine), inbound_domain=settings.inbound_domain)
         finally:
             await engine.dispose()
 
@@ -53,6 +55,7 @@ def cmd_demo(settings: ServiceSettings, base_port: int | None) -> int:
     for email, role in sorted(info.users.items()):
         print(f"  {email:<24} {role}")
     print("mailboxes: " + ", ".join(sorted(info.accounts)))
+    print(f"inbound address for {address('cs')}: {info.inbound_address}")
     print(f"gateway:  {gateway}   (OpenAPI at {gateway}/schema)")
     print(f"webhook:  {webhook}")
     print(f"secret:   {secret}")
@@ -119,12 +122,13 @@ def parser() -> argparse.ArgumentParser:
     blobs_commands = blobs.add_subparsers(dest="blobs_command", required=True)
     blobs_commands.add_parser("rotate", help="re-encrypt every blob not under the active key")
     add_imap_commands(commands)
+    add_inbound_commands(commands)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = ServiceSettings()
+    settings = CliSettings()
     if args.command == "migrate":
         return cmd_migrate(settings)
     if args.command == "demo":
@@ -139,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "imap":
         return run_imap(args)
+    if args.command == "inbound":
+        return run_inbound(args, settings)
     if args.command == "run":
         return cmd_run(args.service)
     return cmd_up(settings, args.base_port, not args.no_migrate)

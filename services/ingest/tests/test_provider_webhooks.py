@@ -32,6 +32,8 @@ from postdesk_runtime.blobstore import BlobNotFoundError
 from postdesk_testing import drain
 from structlog.testing import capture_logs
 
+from .seeds import SeededTenant, random_domain, seed_directory
+
 pytestmark = pytest.mark.integration
 
 PARSER_QUEUE = queue_for("parser", EventType.MAIL_RECEIVED).name
@@ -45,7 +47,9 @@ SENDGRID_PUBLIC = base64.b64encode(
     )
 ).decode()
 CLOUDFLARE_SECRET = "cloudflare-test-secret"
-RCPT = "support@acme.example"
+RCPT_DOMAIN = random_domain()
+RCPT = f"support@{RCPT_DOMAIN}"  # seeded for every test of this module (`tenant`)
+UNKNOWN = "nobody@nowhere.example"
 
 
 def mail(subject: str | None = None) -> bytes:
@@ -108,6 +112,12 @@ async def log_rows(database_url: str, sha256: str) -> list[dict[str, Any]]:
         await engine.dispose()
 
 
+@pytest_asyncio.fixture(loop_scope="session", scope="module", autouse=True)
+async def tenant(database_url: str) -> SeededTenant:
+    """The tenant owning RCPT: provider routes refuse mail for unknown recipients."""
+    return await seed_directory(database_url, domain=RCPT_DOMAIN, accounts=("support",))
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def config(database_url: str, amqp_url: str, blob_dir: Path) -> IngestSettings:
     broker = make_broker(amqp_url)
@@ -122,11 +132,11 @@ async def config(database_url: str, amqp_url: str, blob_dir: Path) -> IngestSett
 
 
 def mailgun_request(
-    raw: bytes, *, key: str = MAILGUN_KEY, token: str | None = None
+    raw: bytes, *, key: str = MAILGUN_KEY, token: str | None = None, rcpt: str = RCPT
 ) -> httpx.Request:
     timestamp, token = str(int(time.time())), token or uuid.uuid4().hex + uuid.uuid4().hex[:18]
     fields = {
-        "recipient": RCPT,
+        "recipient": rcpt,
         "sender": "alice@customer.example",
         "timestamp": timestamp,
         "token": token,
@@ -141,13 +151,13 @@ def mailgun_request(
 
 
 def sendgrid_request(
-    raw: bytes, *, private: ec.EllipticCurvePrivateKey = SENDGRID_PRIVATE
+    raw: bytes, *, private: ec.EllipticCurvePrivateKey = SENDGRID_PRIVATE, rcpt: str = RCPT
 ) -> httpx.Request:
     request = httpx.Request(
         "POST",
         "http://ingest/webhooks/sendgrid",
         data={
-            "envelope": json.dumps({"to": [RCPT], "from": "alice@customer.example"}),
+            "envelope": json.dumps({"to": [rcpt], "from": "alice@customer.example"}),
             "charsets": "{}",
         },
         files={"email": (None, raw)},
@@ -161,11 +171,11 @@ def sendgrid_request(
 
 
 def postmark_request(
-    raw: bytes | None, *, auth: tuple[str, str] = POSTMARK, **fields: Any
+    raw: bytes | None, *, auth: tuple[str, str] = POSTMARK, rcpt: str = RCPT, **fields: Any
 ) -> httpx.Request:
     payload: dict[str, Any] = {
-        "OriginalRecipient": RCPT,
-        "ToFull": [{"Email": RCPT, "Name": ""}],
+        "OriginalRecipient": rcpt,
+        "ToFull": [{"Email": rcpt, "Name": ""}],
         "Subject": "ignored when RawEmail is there",
     } | fields
     if raw is not None:
@@ -179,12 +189,14 @@ def postmark_request(
     )
 
 
-def cloudflare_request(raw: bytes, *, secret: str = CLOUDFLARE_SECRET) -> httpx.Request:
+def cloudflare_request(
+    raw: bytes, *, secret: str = CLOUDFLARE_SECRET, rcpt: str = RCPT
+) -> httpx.Request:
     timestamp = str(int(time.time()))
     return httpx.Request(
         "POST",
         "http://ingest/webhooks/cloudflare",
-        params={"rcpt": RCPT},
+        params={"rcpt": rcpt},
         content=raw,
         headers={
             "Content-Type": "message/rfc822",
@@ -205,6 +217,12 @@ GOOD = {
     "sendgrid": (lambda raw: sendgrid_request(raw), lambda raw: raw),
     "cloudflare": (lambda raw: cloudflare_request(raw), lambda raw: raw),
 }
+UNKNOWN_RECIPIENT = {
+    "mailgun": lambda raw: mailgun_request(raw, rcpt=UNKNOWN),
+    "postmark": lambda raw: postmark_request(raw, rcpt=UNKNOWN),
+    "sendgrid": lambda raw: sendgrid_request(raw, rcpt=UNKNOWN),
+    "cloudflare": lambda raw: cloudflare_request(raw, rcpt=UNKNOWN),
+}
 BAD = {
     "mailgun": lambda raw: mailgun_request(raw, key="not-the-key"),
     "postmark": lambda raw: postmark_request(raw, auth=(POSTMARK[0], "wrong")),
@@ -215,9 +233,9 @@ BAD = {
 
 @pytest.mark.parametrize("provider", list(GOOD))
 async def test_signed_post_is_accepted_and_published(
-    provider: str, config: IngestSettings, database_url: str, amqp_url: str
+    provider: str, config: IngestSettings, database_url: str, amqp_url: str, tenant: SeededTenant
 ) -> None:
-    """A correctly signed post answers 202 once mail.received (source = provider) is queued."""
+    """A signed post to a known address: 202 once mail.received (source, tenant) is queued."""
     build, stored_as = GOOD[provider]
     raw = mail()
     expected = stored_as(raw)
@@ -233,7 +251,30 @@ async def test_signed_post_is_accepted_and_published(
     assert envelope["payload"]["sha256"] == sha
     assert envelope["payload"]["source"] == provider
     assert envelope["payload"]["envelope_recipients"] == [RCPT]
+    assert envelope["tenant_id"] == str(tenant.tenant_id)
     assert await log_rows(database_url, sha) == [{"status": "published", "detail": provider}]
+
+
+@pytest.mark.parametrize("provider", list(UNKNOWN_RECIPIENT))
+async def test_post_to_an_unknown_address_is_recorded_as_rejected(
+    provider: str, config: IngestSettings, database_url: str, amqp_url: str
+) -> None:
+    """A signed post for nobody we know: 422 problem (Mailgun: 406, its "do not retry"), raw blob kept,
+    log row "rejected", no publish."""
+    raw = mail()
+    sha = hashlib.sha256(GOOD[provider][1](raw)).hexdigest()
+    async with serving(create_app(config)) as client:
+        response = await client.send(UNKNOWN_RECIPIENT[provider](raw))
+    assert response.status_code == (406 if provider == "mailgun" else 422), response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["unknown_recipients"] == [UNKNOWN]
+    assert problem["raw_blob_ref"] == f"sha256:{sha}"
+    assert await make_blob_store(config).get(problem["raw_blob_ref"]) == GOOD[provider][1](raw)
+    assert await log_rows(database_url, sha) == [
+        {"status": "rejected", "detail": f"unknown recipients: {UNKNOWN}"}
+    ]
+    assert await take_all(amqp_url) == []
 
 
 @pytest.mark.parametrize("provider", list(BAD))
@@ -394,7 +435,7 @@ async def test_rate_limit_answers_429_after_the_burst(
 
 
 async def test_tenant_rate_limit(database_url: str, amqp_url: str, blob_dir: Path) -> None:
-    """Mail for one domain shares one budget across providers; the answer is 429 too."""
+    """Mail for one tenant shares one budget across providers; the answer is 429 too."""
     app = create_app(settings(database_url, amqp_url, blob_dir, rate_per_tenant="0.1/s burst 1"))
     async with serving(app) as client:
         first = await client.send(cloudflare_request(mail()))

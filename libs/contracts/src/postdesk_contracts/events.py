@@ -53,7 +53,8 @@ class Attachment(Payload):
     inline: bool = False
     sha256: str = ""
     sniffed_type: str | None = Field(
-        default=None, description="type sniffed from the bytes when it differs from the declared one"
+        default=None,
+        description="type sniffed from the bytes when it differs from the declared one",
     )
 
 
@@ -109,7 +110,9 @@ class MailParsed(Payload):
     channel: Channel = Channel.WEBHOOK
     received_at: datetime
     source: str = Field(default="", description="ingest source, e.g. imap-backfill")
-    normalized_subject: str = Field(default="", description="subject without Re:/Fwd:/AW:/... prefixes")
+    normalized_subject: str = Field(
+        default="", description="subject without Re:/Fwd:/AW:/... prefixes"
+    )
     ticket_tag: str | None = Field(default=None, description="a ticket tag found in the subject")
     thread_index: str | None = Field(default=None, description="Outlook Thread-Index header")
     plus_tokens: list[str] = Field(
@@ -120,7 +123,8 @@ class MailParsed(Payload):
     bounce: BounceReport | None = None
     has_calendar: bool = False
     limits_hit: list[str] = Field(
-        default_factory=list, description="parser limits this message reached (parsed as far as safe)"
+        default_factory=list,
+        description="parser limits this message reached (parsed as far as safe)",
     )
 
     model_config = Payload.model_config | {"populate_by_name": True}

@@ -1,5 +1,8 @@
 """Use case: check a mail's envelope recipients, then accept it or record it as rejected.
 
+- With a `limiter`, the tenant's rate is checked once the recipients are
+  resolved (keyed on the tenant when they name one, else on the first
+  recipient's domain) and before anything is stored: `RateLimitedError`.
 - No recipients given: accepted as before; the router decides.
 - At least one known recipient: `accept_raw_mail` with every given
   recipient, and the tenant set when all known ones belong to one tenant.
@@ -7,7 +10,8 @@
   lost), an ingest log row "rejected" records why, nothing is published,
   and `RecipientsRejectedError` tells the channel to refuse permanently.
 
-Errors: `RecipientsRejectedError`; `UnavailableError` as in `accept_raw_mail`.
+Errors: `RecipientsRejectedError`; `RateLimitedError`; `UnavailableError` as in
+`accept_raw_mail`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from postdesk_ingest import recipients_db
 from postdesk_ingest.domain import DedupeKey
+from postdesk_ingest.ratelimit import RateLimiter
 from postdesk_ingest.recipients import RecipientDirectory, single_tenant, unknown_reason
 from postdesk_ingest.service import Accepted, Ports, UnavailableError, accept_raw_mail
 
@@ -46,9 +51,13 @@ async def admit_raw_mail(
     channel: Channel = Channel.WEBHOOK,
     source: str = "webhook",
     envelope_sender: str | None = None,
+    limiter: RateLimiter | None = None,
 ) -> Accepted:
     """Accept `raw` if a recipient is known (or none is given); see the module docstring."""
     resolved = await directory.resolve(recipients)
+    tenant_id = single_tenant(resolved.values())
+    if limiter is not None:
+        limiter.check_tenant(recipients, tenant_id)
     if resolved and not any(r.known for r in resolved.values()):
         unknown = list(resolved)
         raw_blob_ref = await reject_raw_mail(raw, recipients, ports, reason=unknown_reason(unknown))
@@ -59,7 +68,7 @@ async def admit_raw_mail(
         ports,
         channel=channel,
         source=source,
-        tenant_id=single_tenant(resolved.values()),
+        tenant_id=tenant_id,
         envelope_sender=envelope_sender,
     )
 

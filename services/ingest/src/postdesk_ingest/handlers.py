@@ -16,6 +16,7 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import (
     HTTP_202_ACCEPTED,
     HTTP_401_UNAUTHORIZED,
+    HTTP_406_NOT_ACCEPTABLE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
@@ -27,7 +28,7 @@ from pydantic import SecretStr
 from postdesk_ingest.admission import RecipientsRejectedError, admit_raw_mail
 from postdesk_ingest.domain import SignatureError, verify_signature
 from postdesk_ingest.providers import PROVIDER_ROUTES, too_many_requests
-from postdesk_ingest.ratelimit import RateLimitedError
+from postdesk_ingest.ratelimit import RateLimitedError, RateLimiter
 from postdesk_ingest.recipients import RecipientDirectory
 from postdesk_ingest.service import Ports, UnavailableError
 
@@ -53,18 +54,30 @@ class WebhookAccepted:
     raw_blob_ref: str
 
 
+async def check_raw_source(request: Request[Any, Any, Any]) -> None:
+    """Before the body is read or the signature checked: the client's rate (429).
+
+    Async so that it runs on the event loop: the limiter is not thread-safe.
+    """
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check_source(f"raw:{_client(request)}")
+
+
 @post(
     "/webhooks/raw",
     status_code=HTTP_202_ACCEPTED,
     summary="Accept one raw RFC 5322 message",
     description="Signed with X-Postdesk-Timestamp and X-Postdesk-Signature. 202 only once the "
-    "message is stored and mail.received is confirmed by the broker; 503 means retry later.",
+    "message is stored and mail.received is confirmed by the broker; 503 means retry later; "
+    "429 (Retry-After) when the client or the recipients' tenant is over its rate.",
+    before_request=check_raw_source,
 )
 async def receive_raw(
     body: RawBody,
     ports: NamedDependency[Ports],
     webhook: NamedDependency[Webhook],
     directory: NamedDependency[RecipientDirectory],
+    limiter: NamedDependency[RateLimiter],
     rcpt: FromQuery[list[str] | None] = None,
     timestamp: Annotated[str | None, HeaderParameter(name="X-Postdesk-Timestamp")] = None,
     signature: Annotated[str | None, HeaderParameter(name="X-Postdesk-Signature")] = None,
@@ -80,7 +93,7 @@ async def receive_raw(
     )
     if not body:
         raise ClientException("empty message")
-    accepted = await admit_raw_mail(body, rcpt or [], ports, directory)
+    accepted = await admit_raw_mail(body, rcpt or [], ports, directory, limiter=limiter)
     return WebhookAccepted(accepted.status, accepted.event_id, accepted.raw_blob_ref)
 
 
@@ -119,8 +132,10 @@ def unavailable(request: Request[Any, Any, Any], error: UnavailableError) -> Res
 def recipients_rejected(
     request: Request[Any, Any, Any], error: RecipientsRejectedError
 ) -> Response[Any]:
+    # Mailgun retries every other non-2xx answer; 406 is its documented "rejected, do not retry".
+    mailgun = request.url.path.startswith("/webhooks/mailgun")
     return ProblemDetailsException(
-        status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+        status_code=HTTP_406_NOT_ACCEPTABLE if mailgun else HTTP_422_UNPROCESSABLE_ENTITY,
         title="Unknown recipients",
         detail=f"{error.reason}; the message is recorded as rejected, do not retry",
         extra={"unknown_recipients": error.unknown, "raw_blob_ref": error.raw_blob_ref},

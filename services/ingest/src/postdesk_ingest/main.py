@@ -75,7 +75,7 @@ def create_app(settings: IngestSettings) -> Litestar:
 
     async def start_mail_listeners() -> None:  # after the broker: DATA publishes at once
         state.listeners = await start_listeners(
-            settings, ports, directory, max_bytes=settings.max_message_bytes
+            settings, ports, directory, max_bytes=settings.max_message_bytes, limiter=limiter
         )
 
     async def stop_mail_listeners() -> None:
@@ -96,6 +96,7 @@ def create_app(settings: IngestSettings) -> Litestar:
             "checks": Provide(lambda: checks, use_cache=True, sync_to_thread=False),
             "directory": Provide(lambda: directory, use_cache=True, sync_to_thread=False),
             "providers": Provide(lambda: providers, use_cache=True, sync_to_thread=False),
+            "limiter": Provide(lambda: limiter, use_cache=True, sync_to_thread=False),
         },
         on_startup=[
             connect_broker,

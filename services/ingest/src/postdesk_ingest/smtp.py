@@ -1,7 +1,11 @@
 """SMTP and LMTP listeners (aiosmtpd) on the app's own event loop.
 
 Answers, so that an MTA never loses mail and never retries forever:
+- MAIL FROM over the client's rate (per source, ``"smtp:<peer ip>"`` or
+  ``"lmtp:<peer ip>"``): `451 4.7.1`, so the MTA retries later.
 - RCPT TO an unknown address: `550 5.1.1`; directory unavailable: `451 4.3.0`.
+- RCPT TO a known address whose tenant is over its rate: `451 4.7.1` (a
+  tenant's token is taken once per transaction, at its first recipient).
 - DATA above INGEST_MAX_MESSAGE_BYTES: `552 5.3.4 Message too big`.
 - DATA accepted (stored, logged, mail.received confirmed): `250 2.0.0` with the event id.
 - Blob store, database or broker unavailable, or any unexpected error:
@@ -21,6 +25,7 @@ import hmac
 import logging
 import ssl
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +35,7 @@ from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from postdesk_contracts.events import Channel
 
+from postdesk_ingest.ratelimit import RateLimitedError, RateLimiter, smtp_reply, tenant_key
 from postdesk_ingest.recipients import RecipientDirectory, single_tenant
 from postdesk_ingest.service import Ports, UnavailableError, accept_raw_mail
 from postdesk_ingest.smtp_settings import ListenerSettings
@@ -47,7 +53,30 @@ class IngestHandler:
     ports: Ports
     directory: RecipientDirectory
     channel: Channel
+    limiter: RateLimiter | None = None
     in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
+    # tenants whose token this transaction already took, so a message takes one per tenant
+    _charged: weakref.WeakKeyDictionary[Envelope, set[str]] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    async def handle_MAIL(  # noqa: N802  # the hook name aiosmtpd looks up
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if self.limiter is not None:
+            try:
+                self.limiter.check_source(f"{self.channel.value}:{_peer(session)}")
+            except RateLimitedError as limited:
+                log.info("sender rate limited", channel=self.channel.value, peer=_peer(session))
+                return smtp_reply(limited)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802  # the hook name aiosmtpd looks up
         self,
@@ -64,6 +93,16 @@ class IngestHandler:
         if not resolution.known:
             log.info("recipient refused", channel=self.channel.value, recipient=resolution.address)
             return f"550 5.1.1 <{resolution.address}>: recipient unknown"
+        if self.limiter is not None and resolution.target is not None:
+            tenant_id = resolution.target.tenant_id
+            charged = self._charged.setdefault(envelope, set())
+            key = tenant_key([resolution.address], tenant_id)
+            if key is not None and key not in charged:
+                try:
+                    self.limiter.check_tenant([resolution.address], tenant_id)
+                except RateLimitedError as limited:
+                    return smtp_reply(limited)
+                charged.add(key)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
@@ -84,7 +123,7 @@ class IngestHandler:
         raw = envelope.original_content
         if not isinstance(raw, bytes) or not raw:
             return "554 5.6.0 Empty message"
-        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        peer = _peer(session)
         try:
             resolved = await self.directory.resolve(envelope.rcpt_tos)
             accepted = await accept_raw_mail(
@@ -103,6 +142,10 @@ class IngestHandler:
             log.exception("unexpected error accepting mail", channel=self.channel.value)
             return TRY_LATER.format(what="ingest")
         return f"250 2.0.0 OK {accepted.status} {accepted.event_id}"
+
+
+def _peer(session: Session) -> str:
+    return str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer)
 
 
 class _Replies(SMTP):
@@ -204,9 +247,18 @@ class Listeners:
 
 
 async def start_listeners(
-    settings: ListenerSettings, ports: Ports, directory: RecipientDirectory, *, max_bytes: int
+    settings: ListenerSettings,
+    ports: Ports,
+    directory: RecipientDirectory,
+    *,
+    max_bytes: int,
+    limiter: RateLimiter | None = None,
 ) -> Listeners:
-    """Bind the enabled listeners in the running loop; nothing when both are disabled."""
+    """Bind the enabled listeners in the running loop; nothing when both are disabled.
+
+    With `limiter`, MAIL FROM takes a token of the client's bucket and each tenant
+    named at RCPT a token of the tenant's (451 4.7.1 when empty).
+    """
     listeners = Listeners()
     loop = asyncio.get_running_loop()
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs each command at INFO
@@ -223,7 +275,7 @@ async def start_listeners(
         }
 
     def factory(protocol: type[_Replies], channel: Channel, **options: Any) -> Callable[[], SMTP]:
-        handler = IngestHandler(ports, directory, channel)
+        handler = IngestHandler(ports, directory, channel, limiter)
         listeners.handlers.append(handler)
 
         def make() -> SMTP:

@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 
 from postdesk_ingest.domain import SignatureError, verify_signature
 from postdesk_ingest.providers.common import Providers, deliver, read_body, require
+from postdesk_ingest.recipients import RecipientDirectory
 from postdesk_ingest.service import Accepted, Ports
 
 PROVIDER = "cloudflare"
@@ -33,6 +34,7 @@ async def receive_cloudflare(
     request: Request[Any, Any, Any],
     ports: NamedDependency[Ports],
     providers: NamedDependency[Providers],
+    directory: NamedDependency[RecipientDirectory],
 ) -> Accepted:
     secret = require(providers.settings.cloudflare_secret, PROVIDER)
     body = await read_body(request, providers, PROVIDER)
@@ -47,4 +49,6 @@ async def receive_cloudflare(
         )
     except SignatureError as error:
         raise SignatureError(f"cloudflare: {error.reason}") from None
-    return await deliver(body, request.query_params.getall("rcpt", []), ports, providers, PROVIDER)
+    return await deliver(
+        body, request.query_params.getall("rcpt", []), ports, providers, PROVIDER, directory
+    )

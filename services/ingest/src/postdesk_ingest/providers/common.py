@@ -3,8 +3,10 @@
 Order on every provider route, so that nothing unauthenticated is read far
 or stored: disabled -> 404; source over its rate -> 429; body too large ->
 413; bad credentials or signature -> 401 (logged as a warning, nothing
-stored); malformed payload -> 400; message too large -> 413; tenant over
-its rate -> 429; then `accept_raw_mail` (202, or 503 to retry).
+stored); malformed payload -> 400; message too large -> 413; then
+`admit_raw_mail` with the recipient directory, as on /webhooks/raw: tenant
+over its rate -> 429; only unknown recipients -> 422 (raw blob kept, log row
+"rejected", nothing published); else 202 with the tenant set, or 503 to retry.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_429_TOO_MANY_REQUESTS
 from postdesk_contracts.events import Channel
 
+from postdesk_ingest.admission import admit_raw_mail
 from postdesk_ingest.domain import SignatureError
 from postdesk_ingest.providers.replay import TokenLedger
 from postdesk_ingest.providers.settings import ProviderSettings
 from postdesk_ingest.ratelimit import RateLimitedError, RateLimiter
-from postdesk_ingest.service import Accepted, Ports, accept_raw_mail
+from postdesk_ingest.recipients import RecipientDirectory
+from postdesk_ingest.service import Accepted, Ports
 
 T = TypeVar("T")
 
@@ -89,8 +93,9 @@ async def deliver(
     ports: Ports,
     providers: Providers,
     provider: str,
+    directory: RecipientDirectory,
 ) -> Accepted:
-    """Size cap (413), tenant rate (429), then the one accept path of every channel."""
+    """Size cap (413), then recipients and tenant rate checked (422, 429) and the mail accepted."""
     if not raw.strip():
         raise ClientException(f"{provider}: the payload holds no message")
     if len(raw) > providers.max_message_bytes:
@@ -99,8 +104,15 @@ async def deliver(
             title="Request Entity Too Large",
             detail=f"the message is larger than {providers.max_message_bytes} bytes",
         )
-    providers.limiter.check_tenant(recipients)
-    return await accept_raw_mail(raw, recipients, ports, channel=Channel.WEBHOOK, source=provider)
+    return await admit_raw_mail(
+        raw,
+        recipients,
+        ports,
+        directory,
+        channel=Channel.WEBHOOK,
+        source=provider,
+        limiter=providers.limiter,
+    )
 
 
 def too_many_requests(request: Request[Any, Any, Any], error: RateLimitedError) -> Response[Any]:

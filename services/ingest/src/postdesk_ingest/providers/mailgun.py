@@ -24,6 +24,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from postdesk_ingest.domain import SignatureError
 from postdesk_ingest.providers.common import Providers, deliver, read_body, require
 from postdesk_ingest.providers.forms import Form, FormError, first, parse_form
+from postdesk_ingest.recipients import RecipientDirectory
 from postdesk_ingest.service import Accepted, Ports
 
 PROVIDER = "mailgun"
@@ -74,6 +75,7 @@ async def receive_mailgun(
     request: Request[Any, Any, Any],
     ports: NamedDependency[Ports],
     providers: NamedDependency[Providers],
+    directory: NamedDependency[RecipientDirectory],
 ) -> Accepted:
     key = require(providers.settings.mailgun_signing_key, PROVIDER)
     body = await read_body(request, providers, PROVIDER)
@@ -95,7 +97,7 @@ async def receive_mailgun(
             raise ClientException(
                 "mailgun: no body-mime field; point the route at a URL ending in 'mime'"
             )
-        return await deliver(raw, recipients_of(form), ports, providers, PROVIDER)
+        return await deliver(raw, recipients_of(form), ports, providers, PROVIDER, directory)
     except BaseException:
         providers.mailgun_tokens.release(token)  # not accepted: Mailgun's retry may reuse it
         raise

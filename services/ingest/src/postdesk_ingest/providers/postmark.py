@@ -39,6 +39,7 @@ from postdesk_ingest.providers.common import (
     deliver,
     require,
 )
+from postdesk_ingest.recipients import RecipientDirectory
 from postdesk_ingest.service import Accepted, Ports
 
 log = structlog.get_logger(__name__)
@@ -201,6 +202,7 @@ async def receive_postmark(
     request: Request[Any, Any, Any],
     ports: NamedDependency[Ports],
     providers: NamedDependency[Providers],
+    directory: NamedDependency[RecipientDirectory],
     token: FromPath[str | None] = None,
 ) -> Accepted:
     check_source(request, providers, PROVIDER)
@@ -213,4 +215,4 @@ async def receive_postmark(
         raw = message_of(payload, body)
     except (ValueError, PayloadError) as error:
         raise ClientException(f"postmark: {error}") from None
-    return await deliver(raw, recipients_of(payload), ports, providers, PROVIDER)
+    return await deliver(raw, recipients_of(payload), ports, providers, PROVIDER, directory)

@@ -39,6 +39,7 @@ from postdesk_ingest.providers.common import (
     require,
 )
 from postdesk_ingest.providers.forms import FormError, first, parse_form
+from postdesk_ingest.recipients import RecipientDirectory
 from postdesk_ingest.service import Accepted, Ports
 
 PROVIDER = "sendgrid"
@@ -111,6 +112,7 @@ async def receive_sendgrid(
     request: Request[Any, Any, Any],
     ports: NamedDependency[Ports],
     providers: NamedDependency[Providers],
+    directory: NamedDependency[RecipientDirectory],
 ) -> Accepted:
     settings = providers.settings
     require(providers.sendgrid_key or settings.sendgrid_password, PROVIDER)
@@ -142,5 +144,5 @@ async def receive_sendgrid(
             "sendgrid: no 'email' field; enable 'POST the raw, full MIME message'"
         )
     return await deliver(
-        raw, envelope_recipients(first(form, "envelope")), ports, providers, PROVIDER
+        raw, envelope_recipients(first(form, "envelope")), ports, providers, PROVIDER, directory
     )

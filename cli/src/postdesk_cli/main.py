@@ -17,6 +17,7 @@ from postdesk_cli.database import create_and_migrate
 from postdesk_cli.demo import DemoInfo, address, seed_demo
 from postdesk_cli.imap import add_imap_commands, run_imap
 from postdesk_cli.inbound import add_inbound_commands, run_inbound
+from postdesk_cli.parse import add_parse_command, run_parse
 from postdesk_cli.sample import curl_line, sample_email
 from postdesk_cli.services import SERVICE_PORTS, SERVICES, ports_from
 from postdesk_cli.settings import CliSettings
@@ -123,11 +124,14 @@ def parser() -> argparse.ArgumentParser:
     blobs_commands.add_parser("rotate", help="re-encrypt every blob not under the active key")
     add_imap_commands(commands)
     add_inbound_commands(commands)
+    add_parse_command(commands)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "parse":
+        return run_parse(args)  # pure: needs no settings, database or broker
     settings = CliSettings()
     if args.command == "migrate":
         return cmd_migrate(settings)

@@ -171,7 +171,13 @@ async def test_received_mail_becomes_mail_parsed(
     assert payload["raw_blob_ref"] == received.payload.raw_blob_ref
     blobs = make_blob_store(ParserSettings(blob_dir=blob_dir))  # encrypted, as the app's
     body = json.loads(await blobs.get(payload["body_blob_ref"]))
-    assert body == {"text": "My order is late.", "html": None}
+    assert body == {
+        "text": "My order is late.",
+        "html": None,
+        "reply_text": "My order is late.",
+        "signature": "",
+        "remote_images_blocked": 0,
+    }
     [attachment] = payload["attachments"]
     assert (attachment["filename"], attachment["content_type"]) == ("order.csv", "text/csv")
     assert await blobs.get(attachment["blob_ref"]) == b"id,qty\r\n1234,2"

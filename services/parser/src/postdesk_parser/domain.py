@@ -14,21 +14,35 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
-from pathlib import PurePosixPath
 from typing import Any
 
-from postdesk_contracts.events import MAX_PREVIEW_CHARS, Address, MailClassification, MailKind
+from postdesk_contracts.events import (
+    MAX_PREVIEW_CHARS,
+    Address,
+    BounceReport,
+    MailClassification,
+    MailKind,
+)
 
+from postdesk_parser import thread_keys
 from postdesk_parser._html import html_to_text
+from postdesk_parser.attachments import AttachmentPart, dedupe
+from postdesk_parser.bounce import read_bounce
+from postdesk_parser.charsets import fix_surrogates
+from postdesk_parser.classify import classify
+from postdesk_parser.enrich import DEFAULT_ENRICHER, Enricher
+from postdesk_parser.limits import LimitTracker, ParseLimits
+from postdesk_parser.limits import UnparseableMailError as UnparseableMailError  # re-exported
+from postdesk_parser.mime_walk import read_message, walk_message
+from postdesk_parser.reply import split_reply
+from postdesk_parser.sanitize import sanitize_html
 
 SYNTHETIC_MESSAGE_ID_DOMAIN = "postdesk.invalid"
 MAX_FILENAME_CHARS = 255
@@ -36,8 +50,6 @@ _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _WHITESPACE = re.compile(r"\s+")
 _LINESEP = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_LIST_PRECEDENCE = frozenset({"bulk", "list", "junk"})
-_BOUNCE_LOCALPARTS = frozenset({"mailer-daemon", "postmaster"})
 _EXTENSIONS = {
     "message/rfc822": ".eml",
     "message/delivery-status": ".txt",
@@ -46,21 +58,6 @@ _EXTENSIONS = {
     "text/plain": ".txt",
     "text/html": ".html",
 }
-
-
-class UnparseableMailError(ValueError):
-    """The bytes are not a message postdesk can take further; `str(error)` is the reason."""
-
-
-@dataclass(frozen=True)
-class AttachmentPart:
-    """An attachment's decoded bytes and metadata, before it is stored."""
-
-    filename: str
-    content_type: str
-    data: bytes
-    content_id: str | None = None
-    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,21 +80,34 @@ class ParsedMail:
     html: str | None
     attachments: list[AttachmentPart] = field(default_factory=list)
     classification: MailClassification = field(default_factory=MailClassification)
+    bounce: BounceReport | None = None
+    normalized_subject: str = ""
+    ticket_tag: str | None = None
+    thread_index: str | None = None
+    plus_tokens: list[str] = field(default_factory=list)
+    language: str | None = None
+    sentiment: str | None = None
+    reply_text: str = ""
+    signature: str = ""
+    has_calendar: bool = False
+    limits_hit: list[str] = field(default_factory=list)
+    remote_images_blocked: int = 0
 
     @property
     def text_preview(self) -> str:
-        """The first characters of the text body, whitespace collapsed."""
-        return _WHITESPACE.sub(" ", self.text or "").strip()[:MAX_PREVIEW_CHARS]
+        """The first characters of the new reply text (else the text body), whitespace collapsed."""
+        return _WHITESPACE.sub(" ", self.reply_text or self.text or "").strip()[:MAX_PREVIEW_CHARS]
 
 
 class _Headers:
     """One header block, read once; each field parsed at most once on demand."""
 
     def __init__(self, message: Message) -> None:
-        self._policy = message.policy
+        # the tree is parsed with compat32 (raw strings, fast); fields are parsed with the modern API
+        self._policy = policy.default
         self._raw: dict[str, list[str]] = {}
         for name, value in message.raw_items():
-            self._raw.setdefault(name.lower(), []).append(value)
+            self._raw.setdefault(name.lower(), []).append(fix_surrogates(str(value)))
         self._parsed: dict[str, Any] = {}
 
     def __bool__(self) -> bool:
@@ -121,23 +131,34 @@ class _Headers:
         return self._parsed[name]
 
 
-def parse_mail(raw: bytes) -> ParsedMail:
-    """Parse raw message bytes; raise `UnparseableMailError` when there is no message to take further."""
-    message = BytesParser(policy=policy.default).parsebytes(raw)
+def parse_mail(
+    raw: bytes, *, enricher: Enricher = DEFAULT_ENRICHER, limits: ParseLimits | None = None
+) -> ParsedMail:
+    """Parse raw message bytes; raise `UnparseableMailError` when there is no message to take further.
+
+    Over a limit (limits.py) the message is read as far as is safe and the limit named in `limits_hit`.
+    """
+    tracker = LimitTracker(limits or ParseLimits())
+    message = read_message(raw, tracker)
     headers = _Headers(message)
     if not headers:
-        raise UnparseableMailError("no header fields: not an RFC 5322 message")
+        raise UnparseableMailError("no header fields: not an RFC 5322 message" + tracker.reason())
     sender = _first(_addresses(headers, "from")) or _first(_addresses(headers, "sender"))
     if sender is None:
-        raise UnparseableMailError("no usable From address")
+        raise UnparseableMailError("no usable From address" + tracker.reason())
     sha256 = hashlib.sha256(raw).hexdigest()
     message_id = _message_ids(headers.first_raw("message-id") or "")
-    body = _Bodies()
-    body.collect(message, headers)
+    body = walk_message(message, tracker)
+    attachments = dedupe(body.attachments)
+    safe_html = (
+        sanitize_html(body.html, {a.content_id: a.sha256 for a in attachments if a.content_id})
+        if body.html is not None
+        else None
+    )
     text = body.text
     if text is None and body.html is not None:
         text = html_to_text(body.html)
-    return ParsedMail(
+    parsed = ParsedMail(
         sha256=sha256,
         message_id=message_id[0] if message_id else f"{sha256}@{SYNTHETIC_MESSAGE_ID_DOMAIN}",
         message_id_synthesised=not message_id,
@@ -151,10 +172,16 @@ def parse_mail(raw: bytes) -> ParsedMail:
         delivered_to=_delivered_to(headers),
         date=_date(headers),
         text=text,
-        html=body.html,
-        attachments=body.attachments,
-        classification=classify(headers, sender),
+        html=safe_html.html if safe_html is not None else None,
+        attachments=attachments,
+        has_calendar=body.has_calendar,
+        limits_hit=tracker.hit,
+        remote_images_blocked=safe_html.remote_images_blocked if safe_html is not None else 0,
     )
+    # the HTML before sanitising: its quote containers are what reply.py looks for
+    split = split_reply(text or "", html=body.html)
+    parsed = replace(parsed, reply_text=split.reply_text, signature=split.signature)
+    return _with_keys(parsed, headers, enricher)
 
 
 def _first(addresses: list[Address]) -> Address | None:
@@ -227,138 +254,25 @@ def _decode_words(value: str) -> str:
         return value
 
 
-def classify(headers: _Headers, sender: Address) -> MailClassification:
-    """Why this mail must never get an automatic answer (RFC 3834), if it must not."""
-    reasons: list[str] = []
-    kinds: set[MailKind] = set()
-    auto_submitted = (headers.first_raw("auto-submitted") or "").lower() or None
-    if auto_submitted and auto_submitted.split(";")[0].strip() != "no":
-        kinds.add(MailKind.AUTO_REPLY)
-        reasons.append(f"auto-submitted: {auto_submitted}")
-    if headers.first_raw("x-autoreply") or headers.first_raw("x-autorespond"):
-        kinds.add(MailKind.AUTO_REPLY)
-        reasons.append("x-autoreply header")
-    precedence = (headers.first_raw("precedence") or "").lower()
-    if precedence in _LIST_PRECEDENCE:
-        kinds.add(MailKind.LIST)
-        reasons.append(f"precedence: {precedence}")
-    if headers.first_raw("list-id") or headers.first_raw("list-unsubscribe"):
-        kinds.add(MailKind.LIST)
-        reasons.append("list headers")
-    content_type = headers.parsed("content-type")
-    if content_type is not None and content_type.content_type == "multipart/report":
-        report_type = str(content_type.params.get("report-type", "")).lower()
-        kinds.add(MailKind.BOUNCE if report_type == "delivery-status" else MailKind.AUTO_REPLY)
-        reasons.append(f"multipart/report: {report_type or 'unknown'}")
-    if sender.email.split("@", 1)[0] in _BOUNCE_LOCALPARTS:
-        kinds.add(MailKind.BOUNCE)
-        reasons.append(f"sender {sender.email.split('@', 1)[0]}")
-    if (headers.first_raw("x-spam-flag") or "").lower() == "yes":
-        kinds.add(MailKind.SPAM)
-        reasons.append("x-spam-flag: yes")
-    if (headers.first_raw("return-path") or "").replace(" ", "") == "<>":
-        reasons.append("null return-path")
-    for kind in (MailKind.BOUNCE, MailKind.AUTO_REPLY, MailKind.SPAM, MailKind.LIST):
-        if kind in kinds:
-            return MailClassification(kind=kind, auto_submitted=auto_submitted, reasons=reasons)
-    return MailClassification(auto_submitted=auto_submitted, reasons=reasons)
-
-
-@dataclass(frozen=True)
-class _PartInfo:
-    content_type: str
-    charset: str | None
-    disposition: str | None
-    filename: str | None
-    content_id: str | None
-
-    @classmethod
-    def of(cls, headers: _Headers) -> _PartInfo:
-        content_type = headers.parsed("content-type")
-        disposition = headers.parsed("content-disposition")
-        params = dict(content_type.params) if content_type is not None else {}
-        disposition_params = dict(disposition.params) if disposition is not None else {}
-        filename = disposition_params.get("filename") or params.get("name")
-        content_id = headers.first_raw("content-id")
-        return cls(
-            content_type=content_type.content_type if content_type is not None else "text/plain",
-            charset=params.get("charset"),
-            disposition=disposition.content_disposition if disposition is not None else None,
-            filename=_decode_words(str(filename)) if filename else None,
-            content_id=(content_id.strip().strip("<>").strip() or None) if content_id else None,
-        )
-
-
-class _Bodies:
-    """Walks the MIME tree once: the first text/plain and text/html body parts, and the attachments."""
-
-    def __init__(self) -> None:
-        self.text: str | None = None
-        self.html: str | None = None
-        self.attachments: list[AttachmentPart] = []
-
-    def collect(self, part: Message, headers: _Headers) -> None:
-        info = _PartInfo.of(headers)
-        if part.is_multipart() and info.content_type.startswith("multipart/"):
-            for child in _children(part):
-                self.collect(child, _Headers(child))
-            return
-        if info.content_type.startswith("multipart/"):
-            # a multipart without a usable boundary: its payload is the only text there is
-            info = replace(info, content_type="text/plain")
-        is_body = info.disposition != "attachment" and (
-            info.filename is None or info.disposition == "inline"
-        )
-        if is_body and info.content_type == "text/plain" and self.text is None:
-            self.text = _decode_text(part, info.charset)
-        elif is_body and info.content_type == "text/html" and self.html is None:
-            self.html = _decode_text(part, info.charset)
-        else:
-            self.attachments.append(self._attachment(part, info))
-
-    def _attachment(self, part: Message, info: _PartInfo) -> AttachmentPart:
-        number = len(self.attachments) + 1
-        return AttachmentPart(
-            filename=_safe_filename(info.filename)
-            or f"part-{number}{_EXTENSIONS.get(info.content_type, '.bin')}",
-            content_type=info.content_type,
-            data=_part_bytes(part),
-            content_id=info.content_id,
-            inline=info.disposition == "inline"
-            or (info.disposition is None and bool(info.content_id)),
-        )
-
-
-def _children(part: Message) -> Iterator[Message]:
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        yield from (child for child in payload if isinstance(child, Message))
-
-
-def _part_bytes(part: Message) -> bytes:
-    """Decoded bytes of a leaf; for message/* parts, the enclosed message(s) re-serialised."""
-    if part.is_multipart():
-        # compat32 writes the stored header values back as they came, without refolding
-        return b"".join(child.as_bytes(policy=policy.compat32) for child in _children(part))
-    data = part.get_payload(decode=True)
-    return data if isinstance(data, bytes) else b""
-
-
-def _decode_text(part: Message, charset: str | None) -> str:
-    data = _part_bytes(part)
-    try:
-        return data.decode(charset or "us-ascii")
-    except (LookupError, UnicodeDecodeError):
-        # unknown or lying charset label: UTF-8 is the likeliest truth, then Latin-1 never fails
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data.decode("cp1252", errors="replace")
-
-
-def _safe_filename(name: str | None) -> str | None:
-    if not name:
-        return None
-    base = PurePosixPath(name.replace("\\", "/")).name
-    cleaned = _CONTROL.sub("", base).strip().lstrip(".")
-    return cleaned[:MAX_FILENAME_CHARS] or None
+def _with_keys(parsed: ParsedMail, headers: _Headers, enricher: Enricher) -> ParsedMail:
+    """Classification, bounce report, threading keys and enrichment (classify.py, bounce.py, ...)."""
+    classification = classify(headers, parsed.from_, parsed.subject)
+    bounce = (
+        read_bounce(parsed.attachments, parsed.text, parsed.from_.email)
+        if classification.kind is MailKind.BOUNCE
+        else None
+    )
+    # the new text when reply extraction found it, else the whole text
+    enrichment = enricher.enrich(getattr(parsed, "reply_text", None) or parsed.text)
+    recipients = [a.email for a in (*parsed.to, *parsed.cc)] + parsed.delivered_to
+    return replace(
+        parsed,
+        classification=classification,
+        bounce=bounce,
+        normalized_subject=thread_keys.normalize_subject(parsed.subject),
+        ticket_tag=thread_keys.find_ticket_tag(parsed.subject),
+        thread_index=headers.first_raw("thread-index"),
+        plus_tokens=thread_keys.plus_tokens(recipients),
+        language=enrichment.language,
+        sentiment=enrichment.sentiment,
+    )

@@ -33,7 +33,12 @@ def create_app(settings: ParserSettings) -> AsgiFastStream:
     )
     document_published(broker, EventType.MAIL_PARSED, EventType.MAIL_REJECTED)
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-    ports = Ports(make_blob_store(settings), make_sessions(engine), EventPublisher(broker))
+    ports = Ports(
+        make_blob_store(settings),
+        make_sessions(engine),
+        EventPublisher(broker),
+        limits=settings.parse_limits(),
+    )
     register(broker, ports)
     app = consumer_app(broker, checks=readiness_checks(broker, engine))
     # after the broker has drained in-flight messages, which still use the pool

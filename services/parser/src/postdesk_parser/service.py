@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import structlog
@@ -38,6 +39,8 @@ from postdesk_runtime.db import Sessions
 
 from postdesk_parser import db
 from postdesk_parser.domain import ParsedMail, UnparseableMailError, parse_mail
+from postdesk_parser.limits import ParseLimits
+from postdesk_parser.thread_keys import plus_tokens
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +58,7 @@ class Ports:
     blobs: BlobStore
     sessions: Sessions
     publisher: EventPublisher
+    limits: ParseLimits = field(default_factory=ParseLimits)
 
 
 async def handle_mail_received(received: Envelope[MailReceived], ports: Ports) -> Envelope[Any]:
@@ -62,9 +66,9 @@ async def handle_mail_received(received: Envelope[MailReceived], ports: Ports) -
     raw = await ports.blobs.get(received.payload.raw_blob_ref)
     try:
         parsed = (
-            await asyncio.to_thread(parse_mail, raw)
+            await asyncio.to_thread(partial(parse_mail, raw, limits=ports.limits))
             if len(raw) > PARSE_IN_THREAD_BYTES
-            else parse_mail(raw)
+            else parse_mail(raw, limits=ports.limits)
         )
     except UnparseableMailError as error:
         return await _reject(received, str(error), ports)
@@ -77,13 +81,25 @@ async def handle_mail_received(received: Envelope[MailReceived], ports: Ports) -
         caused_by=received,
         event_id=derived_event_id(received.id, EventType.MAIL_PARSED.value),
     )
-    await _record_and_publish(received, outcome, "parsed", ports, message_id=parsed.message_id)
+    limits = f"limits hit: {', '.join(parsed.limits_hit)}" if parsed.limits_hit else ""
+    await _record_and_publish(
+        received, outcome, "parsed", ports, message_id=parsed.message_id, detail=limits
+    )
     log.debug("mail parsed", message_id=parsed.message_id, attachments=len(parsed.attachments))
     return outcome
 
 
 async def _mail_parsed(received: MailReceived, parsed: ParsedMail, blobs: BlobStore) -> MailParsed:
-    body = json.dumps({"text": parsed.text, "html": parsed.html}, ensure_ascii=False).encode()
+    body = json.dumps(
+        {
+            "text": parsed.text,
+            "html": parsed.html,
+            "reply_text": parsed.reply_text,
+            "signature": parsed.signature,
+            "remote_images_blocked": parsed.remote_images_blocked,
+        },
+        ensure_ascii=False,
+    ).encode()
     attachments = [
         Attachment(
             filename=part.filename,
@@ -92,6 +108,8 @@ async def _mail_parsed(received: MailReceived, parsed: ParsedMail, blobs: BlobSt
             blob_ref=await blobs.put(part.data),
             content_id=part.content_id,
             inline=part.inline,
+            sha256=part.sha256,
+            sniffed_type=part.sniffed_type,
         )
         for part in parsed.attachments
     ]
@@ -116,6 +134,19 @@ async def _mail_parsed(received: MailReceived, parsed: ParsedMail, blobs: BlobSt
         classification=parsed.classification,
         channel=received.channel,
         received_at=received.received_at,
+        source=received.source,
+        bounce=parsed.bounce,
+        normalized_subject=parsed.normalized_subject,
+        ticket_tag=parsed.ticket_tag,
+        thread_index=parsed.thread_index,
+        # envelope recipients first: the headers' To/Cc may name other people's plus addresses
+        plus_tokens=list(
+            dict.fromkeys([*plus_tokens(received.envelope_recipients), *parsed.plus_tokens])
+        ),
+        language=parsed.language,
+        sentiment=parsed.sentiment,
+        has_calendar=parsed.has_calendar,
+        limits_hit=parsed.limits_hit,
     )
 
 

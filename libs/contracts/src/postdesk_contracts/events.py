@@ -115,6 +115,9 @@ class MailParsed(Payload):
     )
     ticket_tag: str | None = Field(default=None, description="a ticket tag found in the subject")
     thread_index: str | None = Field(default=None, description="Outlook Thread-Index header")
+    thread_root: str | None = Field(
+        default=None, description="conversation GUID decoded from Thread-Index (hex)"
+    )
     plus_tokens: list[str] = Field(
         default_factory=list, description="tags of plus-addressed recipients (reply+TOKEN@)"
     )

@@ -12,7 +12,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "tests" / "corpus" / "classify"
 FIELDS = {
     "from", "to", "cc", "reply_to", "subject", "date", "message_id", "in_reply_to", "references",
     "normalized_subject", "ticket_tag", "text", "html", "reply_text", "signature", "classification",
-    "bounce", "language", "sentiment", "attachments", "limits_hit",
+    "bounce", "language", "sentiment", "attachments", "limits_hit", "thread_index", "thread_root",
 }  # fmt: skip
 
 REPLY = (
@@ -119,3 +119,16 @@ def test_directory_is_expanded_sorted(tmp_path: Path) -> None:
     assert kinds["list"] == "list"
     assert kinds["vacation-indonesian"] == "auto_reply"
     assert kinds["qmail-nonstandard"] == "bounce"
+
+
+def test_thread_root_from_outlook_thread_index() -> None:
+    """An Outlook Thread-Index (header block plus one reply block) gives its conversation GUID as hex."""
+    outlook = REPLY.replace(
+        b"MIME-Version: 1.0\r\n",
+        b"Thread-Index: AdNZb8kOcSQ1jVuCTFKrfQM7HD2/tQAAobLD\r\nMIME-Version: 1.0\r\n",
+    )
+    code, [record] = run_parse("-", stdin=outlook)
+    assert code == 0
+    assert record["thread_index"] == "AdNZb8kOcSQ1jVuCTFKrfQM7HD2/tQAAobLD"
+    assert record["thread_root"] == "7124358d5b824c52ab7d033b1c3dbfb5"
+    assert run_parse("-", stdin=REPLY)[1][0]["thread_root"] is None

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from postdesk_contracts.events import Address
 from postdesk_parser.domain import ParsedMail, UnparseableMailError, parse_mail
+from postdesk_parser.thread_keys import decode_thread_index
 
 STDIN = "-"
 
@@ -86,6 +87,7 @@ def message_record(name: str, raw: bytes) -> dict[str, Any]:
 
 
 def _record(name: str, parsed: ParsedMail) -> dict[str, Any]:
+    thread = decode_thread_index(parsed.thread_index)
     return {
         "file": name,
         "from": _address(parsed.from_),
@@ -101,6 +103,7 @@ def _record(name: str, parsed: ParsedMail) -> dict[str, Any]:
         "normalized_subject": parsed.normalized_subject,
         "ticket_tag": parsed.ticket_tag,
         "thread_index": parsed.thread_index,
+        "thread_root": thread.root if thread else None,
         "plus_tokens": parsed.plus_tokens,
         "text": parsed.text or "",
         # ParsedMail.html is the sanitised HTML (remote images blocked, cid: mapped)

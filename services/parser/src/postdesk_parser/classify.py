@@ -215,6 +215,9 @@ def _mailing_list(headers: HeaderLookup) -> list[tuple[MailKind, str]]:
 
 def _report_type(headers: HeaderLookup) -> str | None:
     """report-type of a multipart/report message ("" if missing), None for other messages."""
+    if "report" not in (headers.first_raw("content-type") or "").lower():
+        # a subtype is a token (no escapes, no encoded words): without these letters it is no report
+        return None
     try:
         content_type = headers.parsed("content-type")
     except (ValueError, IndexError, TypeError, AttributeError):

@@ -19,9 +19,12 @@ from datetime import UTC, datetime
 from email import policy
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
+from email.headerregistry import Address as HeaderAddress
+from email.headerregistry import AddressHeader, BaseHeader, HeaderRegistry
 from email.message import Message
-from email.utils import getaddresses, parseaddr
-from typing import Any
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from functools import cache
+from typing import Any, cast
 
 from postdesk_contracts.events import (
     MAX_PREVIEW_CHARS,
@@ -50,6 +53,7 @@ _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _WHITESPACE = re.compile(r"\s+")
 _LINESEP = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CRLF = re.compile(r"\n|\r")
 _EXTENSIONS = {
     "message/rfc822": ".eml",
     "message/delivery-status": ".txt",
@@ -104,7 +108,6 @@ class _Headers:
 
     def __init__(self, message: Message) -> None:
         # the tree is parsed with compat32 (raw strings, fast); fields are parsed with the modern API
-        self._policy = policy.default
         self._raw: dict[str, list[str]] = {}
         for name, value in message.raw_items():
             self._raw.setdefault(name.lower(), []).append(fix_surrogates(str(value)))
@@ -118,17 +121,26 @@ class _Headers:
         return [_LINESEP.sub("", v).strip() for v in self._raw.get(name, [])]
 
     def first_raw(self, name: str) -> str | None:
-        values = self.raw(name)
-        return values[0] if values else None
+        values = self._raw.get(name)
+        return _LINESEP.sub("", values[0]).strip() if values else None
 
     def parsed(self, name: str) -> Any:
         """The policy's header object for the first occurrence of `name`, or None."""
         if name not in self._parsed:
-            values = self._raw.get(name)
-            self._parsed[name] = (
-                self._policy.header_fetch_parse(name, values[0]) if values else None
-            )
+            value = self.first_unparsed(name)
+            self._parsed[name] = _header_class(name)(name, value) if value is not None else None
         return self._parsed[name]
+
+    def first_unparsed(self, name: str) -> str | None:
+        """The first value as `policy.default` hands it to its header parser (CR and LF removed)."""
+        values = self._raw.get(name)
+        return _CRLF.sub("", values[0]) if values else None
+
+
+@cache
+def _header_class(name: str) -> type[BaseHeader]:
+    """`policy.default.header_fetch_parse` without its cost: the registry builds a new class on every call."""
+    return cast(HeaderRegistry, policy.default.header_factory)[name]
 
 
 def parse_mail(
@@ -158,6 +170,8 @@ def parse_mail(
     text = body.text
     if text is None and body.html is not None:
         text = html_to_text(body.html)
+    # the HTML before sanitising: its quote containers are what reply.py looks for
+    split = split_reply(text or "", html=body.html)
     parsed = ParsedMail(
         sha256=sha256,
         message_id=message_id[0] if message_id else f"{sha256}@{SYNTHETIC_MESSAGE_ID_DOMAIN}",
@@ -177,10 +191,9 @@ def parse_mail(
         has_calendar=body.has_calendar,
         limits_hit=tracker.hit,
         remote_images_blocked=safe_html.remote_images_blocked if safe_html is not None else 0,
+        reply_text=split.reply_text,
+        signature=split.signature,
     )
-    # the HTML before sanitising: its quote containers are what reply.py looks for
-    split = split_reply(text or "", html=body.html)
-    parsed = replace(parsed, reply_text=split.reply_text, signature=split.signature)
     return _with_keys(parsed, headers, enricher)
 
 
@@ -200,8 +213,7 @@ def _addresses(headers: _Headers, name: str) -> list[Address]:
         return []
     pairs: list[tuple[str, str]]
     try:
-        header = headers.parsed(name)
-        pairs = [(a.display_name, a.addr_spec) for a in header.addresses]
+        pairs = _mailboxes(headers.first_unparsed(name) or "")
     except (HeaderParseError, ValueError, IndexError, TypeError, AttributeError):
         # the stdlib's structured parser has known crashes on hostile input;
         # the simple parser still gets the mailboxes out
@@ -214,14 +226,35 @@ def _addresses(headers: _Headers, name: str) -> list[Address]:
     return result
 
 
+def _mailboxes(value: str) -> list[tuple[str, str]]:
+    """(display name, addr-spec) of each mailbox, exactly as `policy.default`'s address headers give them.
+
+    Read from the parse tree: the header object would also collect defects and re-render
+    the value, which costs as much as the parse and is not used here.
+    """
+    pairs: list[tuple[str, str]] = []
+    for group in AddressHeader.value_parser(value).addresses:
+        group.display_name  # noqa: B018  # raises where the header object would
+        for mailbox in group.all_mailboxes:
+            address = HeaderAddress(
+                mailbox.display_name or "", mailbox.local_part or "", mailbox.domain or ""
+            )
+            pairs.append((address.display_name, address.addr_spec))
+    return pairs
+
+
 def _delivered_to(headers: _Headers) -> list[str]:
     found = (parseaddr(v)[1].strip().lower() for v in headers.raw("delivered-to"))
     return list(dict.fromkeys(a for a in found if "@" in a))
 
 
 def _subject(headers: _Headers) -> str:
-    if headers.first_raw("subject") is None:
+    value = headers.first_unparsed("subject")
+    if value is None:
         return ""
+    if value.isascii() and "=?" not in value:
+        # without encoded words the unstructured parser gives the value back unchanged
+        return _clean(value)
     try:
         return _clean(str(headers.parsed("subject")))
     except (HeaderParseError, ValueError, IndexError, TypeError, LookupError):
@@ -229,10 +262,12 @@ def _subject(headers: _Headers) -> str:
 
 
 def _date(headers: _Headers) -> datetime | None:
-    if headers.first_raw("date") is None:
+    raw = headers.first_unparsed("date")
+    if raw is None:
         return None
     try:
-        value = headers.parsed("date").datetime
+        # what policy.default's DateHeader computes, without building its parse tree
+        value = parsedate_to_datetime(raw) if raw else None
     except (ValueError, IndexError, TypeError, AttributeError, OverflowError):
         return None
     if not isinstance(value, datetime):
@@ -250,7 +285,7 @@ def _decode_words(value: str) -> str:
         return value
     try:
         return str(make_header(decode_header(value)))
-    except (ValueError, LookupError, UnicodeError):
+    except (ValueError, LookupError, UnicodeError, HeaderParseError):
         return value
 
 

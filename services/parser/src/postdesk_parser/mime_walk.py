@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
+from email.errors import HeaderParseError
 from email.feedparser import BytesFeedParser
 from email.header import decode_header, make_header
 from email.message import Message
@@ -470,7 +471,8 @@ def _decode_words(value: str) -> str:
         return value
     try:
         chunks = decode_header(value)
-    except (ValueError, LookupError, UnicodeError, binascii.Error):
+    # HeaderParseError: a base64 word of impossible length
+    except (ValueError, LookupError, UnicodeError, binascii.Error, HeaderParseError):
         return value
     try:
         return str(make_header(chunks))

@@ -177,11 +177,15 @@ def _forward_or_quote(lines: list[str], start: int) -> _Cut:
 def _attribution_at(lines: list[str], i: int) -> int:
     """How many lines (1 to 3) form a reply attribution starting at `i`; 0 if none does."""
     for span in range(1, _MAX_ATTRIBUTION_LINES + 1):
-        chunk = lines[i : i + span]
-        if len(chunk) < span or any(not line.strip() or _QUOTE.match(line) for line in chunk):
+        if i + span > len(lines):
             return 0
-        if not chunk[-1].endswith(_ATTRIBUTION_ENDINGS):
+        # the lines before this one passed the same test at the smaller spans
+        last = lines[i + span - 1]
+        if not last.strip() or _QUOTE.match(last):
+            return 0
+        if not last.endswith(_ATTRIBUTION_ENDINGS):
             continue  # every attribution ends so; this keeps prose lines cheap
+        chunk = lines[i : i + span]
         joined = " ".join(line.strip() for line in chunk)
         if len(joined) > rules.MAX_ATTRIBUTION_CHARS:
             return 0

@@ -40,7 +40,7 @@ from postdesk_runtime.db import Sessions
 from postdesk_parser import db
 from postdesk_parser.domain import ParsedMail, UnparseableMailError, parse_mail
 from postdesk_parser.limits import ParseLimits
-from postdesk_parser.thread_keys import plus_tokens
+from postdesk_parser.thread_keys import decode_thread_index, plus_tokens
 
 log = structlog.get_logger(__name__)
 
@@ -139,6 +139,7 @@ async def _mail_parsed(received: MailReceived, parsed: ParsedMail, blobs: BlobSt
         normalized_subject=parsed.normalized_subject,
         ticket_tag=parsed.ticket_tag,
         thread_index=parsed.thread_index,
+        thread_root=thread.root if (thread := decode_thread_index(parsed.thread_index)) else None,
         # envelope recipients first: the headers' To/Cc may name other people's plus addresses
         plus_tokens=list(
             dict.fromkeys([*plus_tokens(received.envelope_recipients), *parsed.plus_tokens])

@@ -46,6 +46,27 @@ def signature_headers(secret: str, body: bytes, *, now: float | None = None) -> 
     }
 
 
+def require_fresh(
+    timestamp: str | None,
+    signature: str | None,
+    *,
+    now: float,
+    window_seconds: int,
+    label: str = "",
+) -> tuple[str, str]:
+    """Both headers present and the timestamp within the replay window; returns them stripped."""
+    prefix = f"{label}: " if label else ""
+    if not timestamp or not signature:
+        raise SignatureError(f"{prefix}missing signature or timestamp header")
+    try:
+        sent_at = int(timestamp.strip())
+    except ValueError:
+        raise SignatureError(f"{prefix}malformed timestamp") from None
+    if abs(now - sent_at) > window_seconds:
+        raise SignatureError(f"{prefix}timestamp outside the replay window")
+    return timestamp.strip(), signature.strip()
+
+
 def verify_signature(
     secret: bytes,
     *,
@@ -56,15 +77,10 @@ def verify_signature(
     window_seconds: int,
 ) -> None:
     """Return if the signature is valid and fresh; raise `SignatureError` otherwise."""
-    if not timestamp or not signature:
-        raise SignatureError("missing signature or timestamp header")
-    try:
-        sent_at = int(timestamp.strip())
-    except ValueError:
-        raise SignatureError("malformed timestamp") from None
-    if abs(now - sent_at) > window_seconds:
-        raise SignatureError("timestamp outside the replay window")
-    expected = sign(secret, timestamp.strip(), body)
+    timestamp, signature = require_fresh(
+        timestamp, signature, now=now, window_seconds=window_seconds
+    )
+    expected = sign(secret, timestamp, body)
     if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         raise SignatureError("signature mismatch")
 

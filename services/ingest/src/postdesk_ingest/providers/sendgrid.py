@@ -30,7 +30,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ClientException
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from postdesk_ingest.domain import SignatureError
+from postdesk_ingest.domain import SignatureError, require_fresh
 from postdesk_ingest.providers.common import (
     Providers,
     check_basic_auth,
@@ -72,17 +72,12 @@ def verify_sendgrid(
     window_seconds: int,
 ) -> None:
     """Return if the signature over timestamp + body is valid and fresh; else `SignatureError`."""
-    if not timestamp or not signature:
-        raise SignatureError("sendgrid: missing signature or timestamp header")
+    timestamp, signature = require_fresh(
+        timestamp, signature, now=now, window_seconds=window_seconds, label="sendgrid"
+    )
     try:
-        sent_at = int(timestamp.strip())
-    except ValueError:
-        raise SignatureError("sendgrid: malformed timestamp") from None
-    if abs(now - sent_at) > window_seconds:
-        raise SignatureError("sendgrid: timestamp outside the replay window")
-    try:
-        der = base64.b64decode(signature.strip(), validate=True)
-        key.verify(der, timestamp.strip().encode() + body, ec.ECDSA(hashes.SHA256()))
+        der = base64.b64decode(signature, validate=True)
+        key.verify(der, timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
     except (binascii.Error, ValueError, InvalidSignature):
         raise SignatureError("sendgrid: signature mismatch") from None
 

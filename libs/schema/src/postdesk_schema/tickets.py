@@ -82,6 +82,11 @@ class Ticket(SQLModel, table=True):
     resolution_minutes: int | None = None
     tags: list[str] = text_array()
     sentiment: str | None = None
+    merged_into_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="tickets.id",
+        description="set when this ticket was merged into another; its messages moved there",
+    )
     message_count: int = 0
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()
@@ -93,6 +98,8 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("tenant_id", "message_id_header"),
         Index("ix_messages_ticket_created", "ticket_id", "created_at"),
+        Index("ix_messages_references", "references", postgresql_using="gin"),
+        Index("ix_messages_in_reply_to", "in_reply_to", postgresql_using="gin"),
     )
 
     id: uuid.UUID = id_field()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from postdesk_runtime.processing_log import append_processing_log
 from postdesk_schema.logs import EmailProcessingLog
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -26,19 +26,15 @@ async def record_stored(
     detail: str,
 ) -> str:
     """Insert the row as "stored" unless it exists; return the row's status either way."""
-    await session.execute(
-        insert(EmailProcessingLog)
-        .values(
-            id=uuid.uuid4(),
-            stage=STAGE,
-            dedupe_key=dedupe_key,
-            status=STORED,
-            sha256=sha256,
-            raw_blob_ref=raw_blob_ref,
-            event_id=event_id,
-            detail=detail,
-        )
-        .on_conflict_do_nothing(index_elements=["stage", "dedupe_key"])
+    await append_processing_log(
+        session,
+        stage=STAGE,
+        dedupe_key=dedupe_key,
+        status=STORED,
+        sha256=sha256,
+        raw_blob_ref=raw_blob_ref,
+        event_id=event_id,
+        detail=detail,
     )
     status = await session.scalar(
         select(EmailProcessingLog.status).where(

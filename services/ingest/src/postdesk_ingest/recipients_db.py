@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from postdesk_schema import EmailAccount, EmailProcessingLog, InboundAddress, InboundDomain
+from postdesk_runtime.processing_log import append_processing_log
+from postdesk_schema import EmailAccount, InboundAddress, InboundDomain
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -72,16 +72,12 @@ async def record_rejected(
     detail: str,
 ) -> None:
     """Record a stored but refused mail; an existing row of the same key is left as it is."""
-    await session.execute(
-        insert(EmailProcessingLog)
-        .values(
-            id=uuid.uuid4(),
-            stage=STAGE,
-            dedupe_key=dedupe_key,
-            status=REJECTED,
-            sha256=sha256,
-            raw_blob_ref=raw_blob_ref,
-            detail=detail,
-        )
-        .on_conflict_do_nothing(index_elements=["stage", "dedupe_key"])
+    await append_processing_log(
+        session,
+        stage=STAGE,
+        dedupe_key=dedupe_key,
+        status=REJECTED,
+        sha256=sha256,
+        raw_blob_ref=raw_blob_ref,
+        detail=detail,
     )

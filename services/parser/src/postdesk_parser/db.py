@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from postdesk_schema.logs import EmailProcessingLog
-from sqlalchemy.dialects.postgresql import insert
+from postdesk_runtime.processing_log import append_processing_log
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 STAGE = "parser"
 
@@ -24,21 +22,14 @@ async def record_outcome(
     detail: str = "",
 ) -> bool:
     """Append the parser's log row for one mail.received; False if a redelivery already did."""
-    statement = (
-        insert(EmailProcessingLog)
-        .values(
-            id=uuid.uuid4(),
-            stage=STAGE,
-            dedupe_key=str(received_id),
-            status=status,
-            sha256=sha256,
-            raw_blob_ref=raw_blob_ref,
-            message_id_header=message_id_header,
-            event_id=event_id,
-            detail=detail,
-        )
-        .on_conflict_do_nothing(index_elements=["stage", "dedupe_key"])
-        .returning(col(EmailProcessingLog.id))
+    return await append_processing_log(
+        session,
+        stage=STAGE,
+        dedupe_key=str(received_id),
+        status=status,
+        sha256=sha256,
+        raw_blob_ref=raw_blob_ref,
+        message_id_header=message_id_header,
+        event_id=event_id,
+        detail=detail,
     )
-    result = await session.execute(statement)
-    return result.scalar_one_or_none() is not None

@@ -117,15 +117,32 @@ async def catch_all_accounts(
     }
 
 
-async def lock_message_id(session: AsyncSession, tenant_id: uuid.UUID, message_id: str) -> None:
-    """Serialise routing of one Message-ID in one tenant until this transaction ends.
+MAX_LOCKED_MESSAGE_IDS = 64
 
-    Two replicas routing copies of the same email then run one after the
-    other, and the second sees the first's message as a duplicate.
+
+async def lock_message_ids(
+    session: AsyncSession, tenant_id: uuid.UUID, message_ids: Sequence[str]
+) -> None:
+    """Serialise routing per Message-ID in one tenant until this transaction ends.
+
+    The caller passes its own Message-ID first, then the ones it names
+    (In-Reply-To, then References newest first). Two replicas routing copies
+    of one email run one after the other (the second sees a duplicate), and
+    so do a parent and any reply naming it: they share the parent's key, so
+    a reply never misses a parent stored at the same moment, nor the parent
+    its early reply. Keys are taken in one statement in hash order, so two
+    transactions never wait on each other's keys in opposite orders. Only
+    the first MAX_LOCKED_MESSAGE_IDS are locked (the direct parent comes
+    first), bounding the lock table a hostile References header can fill.
     """
+    keys = list(dict.fromkeys(f"postdesk.router:{tenant_id}:{m}" for m in message_ids if m))
     await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"postdesk.router:{tenant_id}:{message_id}"},
+        text(
+            "SELECT count(pg_advisory_xact_lock(h)) FROM "
+            "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k"
+            " ORDER BY h) AS ordered"
+        ),
+        {"keys": keys[:MAX_LOCKED_MESSAGE_IDS]},
     )
 
 

@@ -34,10 +34,10 @@ from postdesk_contracts import (
 from postdesk_contracts.envelope import derived_event_id
 from postdesk_runtime import BlobStore, Sessions, claim_event, outbox_row
 from postdesk_schema import Attachment, Message, Ticket
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postdesk_router import db
+from postdesk_router import db, merge_db
 from postdesk_router.db import AccountRef
 from postdesk_router.domain import (
     AssigneeChoice,
@@ -53,9 +53,12 @@ from postdesk_router.domain import (
     ticket_subject,
     unknown_recipient_reason,
 )
+from postdesk_router.merge import absorb_early_replies
 
 SERVICE = "router"
 UNIQUE_VIOLATION = "23505"
+DEADLOCK_DETECTED = "40P01"
+RETRIED_SQLSTATES = frozenset({UNIQUE_VIOLATION, DEADLOCK_DETECTED})
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +76,7 @@ class RouteOutcome:
     ticket_id: uuid.UUID | None = None
     message_id: uuid.UUID | None = None
     emitted: int = 0
+    merged: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,13 +88,17 @@ class _Body:
 async def route_in_transaction(
     sessions: Sessions, blobs: BlobStore, event: Envelope[MailParsed], *, attempts: int = 3
 ) -> RouteOutcome:
-    """Route `event` in a transaction of its own, retrying on a lost unique-constraint race."""
+    """Route `event` in a transaction of its own, retrying on a lost unique-constraint race
+    or a deadlock (ticket merges lock rows that concurrent joins lock too)."""
     for attempt in range(1, attempts + 1):
         try:
             async with sessions() as session, session.begin():
                 return await route_message(session, blobs, event)
-        except IntegrityError as error:
-            if attempt == attempts or getattr(error.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+        except DBAPIError as error:
+            if (
+                attempt == attempts
+                or getattr(error.orig, "sqlstate", None) not in RETRIED_SQLSTATES
+            ):
                 raise
             log.info("routing raced a concurrent writer; retrying", attempt=attempt)
     raise AssertionError("unreachable")  # the loop returns or raises
@@ -111,7 +119,10 @@ async def route_message(
     if account is None:
         return await _reject(session, event, unknown_recipient_reason(candidates))
 
-    await db.lock_message_id(session, account.tenant_id, mail.message_id)
+    keys = threading_keys(mail.in_reply_to, mail.references)
+    await db.lock_message_ids(
+        session, account.tenant_id, [mail.message_id, *(k.message_id for k in keys)]
+    )
     existing = await db.find_message(session, account.tenant_id, mail.message_id)
     if existing is not None:
         await db.record_processing(
@@ -125,7 +136,6 @@ async def route_message(
         return RouteOutcome(RouteStatus.DUPLICATE, existing.ticket_id, existing.id)
 
     body = await _load_body(blobs, mail.body_blob_ref)
-    keys = threading_keys(mail.in_reply_to, mail.references)
     thread = choose_thread(
         keys, await db.tickets_of_messages(session, account.tenant_id, [k.message_id for k in keys])
     )
@@ -140,12 +150,13 @@ async def route_message(
         await session.flush()
         events.append(_ticket_created(event, account, ticket_id, number, message_id))
     else:
-        ticket_id, rule = thread
+        ticket_id, rule = await merge_db.live_ticket(session, thread[0]), thread[1]
         number = await db.add_message_to_ticket(session, ticket_id, mail.received_at)
 
     session.add(_message(message_id, ticket_id, account, mail, body, rule))
     await session.flush()
     session.add_all(_attachments(message_id, account.tenant_id, mail))
+    merged = await absorb_early_replies(session, account.tenant_id, mail.message_id, ticket_id)
     added = _message_added(event, account, ticket_id, message_id, rule)
     events.append(added)
     if choice is not None:
@@ -158,10 +169,22 @@ async def route_message(
         status=RouteStatus.ROUTED,
         tenant_id=account.tenant_id,
         event_id=added.id,
-        detail=f"ticket #{number} ({rule})",
+        detail=f"ticket #{number} ({rule})" + _merged_detail(merged),
     )
     log.debug("message routed", ticket_number=number, match_rule=str(rule), events=len(events))
-    return RouteOutcome(RouteStatus.ROUTED, ticket_id, message_id, emitted=len(events))
+    return RouteOutcome(
+        RouteStatus.ROUTED,
+        ticket_id,
+        message_id,
+        emitted=len(events),
+        merged=tuple(t.id for t in merged),
+    )
+
+
+def _merged_detail(merged: list[merge_db.TicketRef]) -> str:
+    if not merged:
+        return ""
+    return "; merged early replies' tickets " + ", ".join(f"#{t.number}" for t in merged)
 
 
 async def _reject(session: AsyncSession, event: Envelope[MailParsed], reason: str) -> RouteOutcome:

@@ -1,0 +1,61 @@
+"""Out-of-order threading: a reply stored before its parent is joined to it when the parent comes.
+
+A reply whose In-Reply-To/References match nothing stored opens a
+provisional ticket and keeps the Message-IDs it names (messages.in_reply_to
+and messages.references). Whenever a message is stored, the tickets of the
+stored messages that name it are merged into the ticket of its thread:
+their messages move there, and each absorbed ticket stays as history,
+closed, with merged_into_id pointing at the survivor. The survivor is the
+ticket of the message being stored (the parent's side, which carries the
+thread's original subject and customer); the absorbed tickets go oldest
+first.
+
+Every move takes a whole ticket, so two messages once on one ticket stay
+together; with each reply joining its parent when the parent is stored
+first, and the parent absorbing the reply when the reply is first, a whole
+thread ends on one ticket whatever the arrival order. `db.lock_message_ids`
+serialises a parent and a reply naming it across router replicas.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from postdesk_router import merge_db
+from postdesk_router.merge_db import TicketRef
+
+MAX_ROUNDS = 8
+
+log = structlog.get_logger(__name__)
+
+
+async def absorb_early_replies(
+    session: AsyncSession, tenant_id: uuid.UUID, message_id: str, survivor: uuid.UUID
+) -> list[TicketRef]:
+    """Merge into `survivor` every other ticket holding a message that names `message_id`.
+
+    `survivor` must be locked by this transaction (or new in it). Returns
+    the absorbed tickets. Repeats the search after locking, so tickets that
+    a concurrent merge moved the naming messages to are absorbed too.
+    """
+    merged: list[TicketRef] = []
+    for _ in range(MAX_ROUNDS):
+        found = await merge_db.tickets_naming(session, tenant_id, message_id, survivor)
+        if not found:
+            return merged
+        tickets = await merge_db.lock_live_tickets(session, found)
+        if tickets:
+            moved = await merge_db.absorb(session, survivor, [t.id for t in tickets])
+            merged.extend(tickets)
+            # no ticket.merged/ticket.updated contract yet: the merge is logged, not announced
+            log.info(
+                "early replies merged into their parent's ticket",
+                survivor=str(survivor),
+                absorbed=[str(t.id) for t in tickets],
+                absorbed_numbers=[t.number for t in tickets],
+                moved_messages=moved,
+            )
+    raise RuntimeError(f"merging replies of {message_id!r} did not settle in {MAX_ROUNDS} rounds")

@@ -1,0 +1,125 @@
+"""Queries of ticket merges (merge.py). Every function runs inside the caller's transaction.
+
+Lock order: the surviving ticket's row is locked first (`live_ticket`, or
+it is new and invisible to others), then the absorbed tickets' rows in id
+order (`lock_live_tickets`). A message joining a ticket locks its row
+before adding to it, so it either lands before a merge moves the ticket's
+messages or sees the merge and follows it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from postdesk_schema import Message, Ticket, TicketStatus
+from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Text
+from sqlmodel import col
+
+MAX_MERGE_HOPS = 32
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    id: uuid.UUID
+    number: int
+
+
+async def live_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID:
+    """Lock `ticket_id` and follow merged_into_id to the ticket that survives, locked too."""
+    for _ in range(MAX_MERGE_HOPS):
+        merged_into = (
+            await session.execute(
+                select(col(Ticket.merged_into_id))
+                .where(col(Ticket.id) == ticket_id)
+                .with_for_update()
+            )
+        ).scalar_one()
+        if merged_into is None:
+            return ticket_id
+        ticket_id = merged_into
+    raise RuntimeError(f"ticket merges from {ticket_id} do not end within {MAX_MERGE_HOPS} hops")
+
+
+async def tickets_naming(
+    session: AsyncSession, tenant_id: uuid.UUID, message_id: str, survivor: uuid.UUID
+) -> list[uuid.UUID]:
+    """Tickets other than `survivor` holding a message whose In-Reply-To or References name
+    `message_id` (stored with or without angle brackets). Uses the GIN indexes on both arrays."""
+    named = [message_id, f"<{message_id}>"]
+    rows = await session.execute(
+        select(col(Message.ticket_id))
+        .where(
+            col(Message.tenant_id) == tenant_id,
+            or_(
+                col(Message.in_reply_to).op("&&")(literal(named, ARRAY(Text))),
+                col(Message.references).op("&&")(literal(named, ARRAY(Text))),
+            ),
+            col(Message.ticket_id) != survivor,
+        )
+        .distinct()
+    )
+    return [row.ticket_id for row in rows]
+
+
+async def lock_live_tickets(
+    session: AsyncSession, ticket_ids: Sequence[uuid.UUID]
+) -> list[TicketRef]:
+    """Lock those of `ticket_ids` not merged yet, in id order; oldest first in the result."""
+    rows = await session.execute(
+        select(col(Ticket.id), col(Ticket.number), col(Ticket.created_at))
+        .where(col(Ticket.id).in_(ticket_ids), col(Ticket.merged_into_id).is_(None))
+        .order_by(col(Ticket.id))
+        .with_for_update()
+    )
+    ordered = sorted(rows, key=lambda row: (row.created_at, row.id))
+    return [TicketRef(row.id, row.number) for row in ordered]
+
+
+async def absorb(session: AsyncSession, survivor: uuid.UUID, absorbed: Sequence[uuid.UUID]) -> int:
+    """Move every message of `absorbed` to `survivor`, mark them merged and closed (the rows
+    stay, as history), recount the survivor; returns how many messages moved."""
+    now = datetime.now(UTC)
+    latest = (
+        select(func.max(col(Ticket.last_message_at)))
+        .where(col(Ticket.id).in_(absorbed))
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(Ticket)
+        .where(col(Ticket.id) == survivor)
+        .values(last_message_at=func.greatest(col(Ticket.last_message_at), latest))
+        .execution_options(synchronize_session=False)
+    )
+    moved = await session.execute(
+        update(Message)
+        .where(col(Message.ticket_id).in_(absorbed))
+        .values(ticket_id=survivor)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Ticket)
+        .where(col(Ticket.id).in_(absorbed))
+        .values(
+            merged_into_id=survivor, status=TicketStatus.CLOSED, message_count=0, updated_at=now
+        )
+        .execution_options(synchronize_session=False)
+    )
+    count = (
+        select(func.count())
+        .select_from(Message)
+        .where(col(Message.ticket_id) == survivor)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(Ticket)
+        .where(col(Ticket.id) == survivor)
+        .values(message_count=count, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(moved, "rowcount", 0))

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from postdesk_runtime.processing_log import append_processing_log
 from postdesk_schema import (
     EmailAccount,
     EmailAssignment,
-    EmailProcessingLog,
     InboundAddress,
     InboundDomain,
     Message,
@@ -25,7 +25,6 @@ from postdesk_schema import (
     User,
 )
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -248,19 +247,15 @@ async def record_processing(
     `event_id` is the event this stage emitted for it: mail.rejected, or
     ticket.message_added when routed; None for a duplicate.
     """
-    await session.execute(
-        insert(EmailProcessingLog)
-        .values(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            stage=STAGE,
-            dedupe_key=dedupe_key,
-            status=status,
-            sha256=sha256,
-            raw_blob_ref=raw_blob_ref,
-            message_id_header=message_id_header,
-            event_id=event_id,
-            detail=detail,
-        )
-        .on_conflict_do_nothing(index_elements=["stage", "dedupe_key"])
+    await append_processing_log(
+        session,
+        stage=STAGE,
+        dedupe_key=dedupe_key,
+        status=status,
+        sha256=sha256,
+        raw_blob_ref=raw_blob_ref,
+        tenant_id=tenant_id,
+        message_id_header=message_id_header,
+        event_id=event_id,
+        detail=detail,
     )

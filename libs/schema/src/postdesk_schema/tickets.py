@@ -87,6 +87,11 @@ class Ticket(SQLModel, table=True):
         foreign_key="tickets.id",
         description="set when this ticket was merged into another; its messages moved there",
     )
+    linked_ticket_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="tickets.id",
+        description="the ticket a stranger's mail referred to when it could not join it",
+    )
     message_count: int = 0
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()

@@ -15,10 +15,13 @@ from postdesk_router.domain import (
     choose_assignee,
     choose_thread,
     customer_of,
+    linked_rule,
+    may_join,
     pg_text,
     recipient_candidates,
     threading_keys,
     ticket_subject,
+    ticket_tag_number,
     unknown_recipient_reason,
 )
 
@@ -162,3 +165,22 @@ class TestTicketFields:
         """Text headed for PostgreSQL loses NUL characters, which it cannot store."""
         assert pg_text("a\x00b") == "ab"
         assert ticket_subject("\x00") == "(no subject)"
+
+
+def test_only_participants_may_join() -> None:
+    """A sender joins only when a participant, whatever the rule; case and blanks do not matter."""
+    participants = {"carol@customer.example"}
+    for rule in (MatchRule.IN_REPLY_TO, MatchRule.REFERENCES, MatchRule.SUBJECT_TAG):
+        assert may_join(" Carol@Customer.example ", participants, rule)
+        assert not may_join("mallory@stranger.example", participants, rule)
+        assert not may_join(None, participants, rule)
+        assert not may_join("", {""}, rule)
+    assert linked_rule(MatchRule.SUBJECT_TAG) == "linked:subject-tag:sender-not-participant"
+
+
+def test_ticket_tag_number() -> None:
+    """Only a positive number that fits a bigint is a ticket number."""
+    assert ticket_tag_number("1234") == 1234
+    assert ticket_tag_number(" 7 ") == 7
+    for bad in (None, "", "0", "-3", "12a", "1" * 30, "\u0661\u0662"):
+        assert ticket_tag_number(bad) is None, bad

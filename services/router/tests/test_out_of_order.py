@@ -157,6 +157,7 @@ def corpus_events(out: Path, seed: Seed, body_ref: str) -> tuple[list[Any], list
                 subject=parsed.subject,
                 from_=parsed.from_,
                 to=[Address(email=seed.address)],
+                cc=parsed.cc,  # Cc'd colleagues are participants who may reply later
                 body_blob_ref=body_ref,
                 received_at=start + timedelta(minutes=index),
             )

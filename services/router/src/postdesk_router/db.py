@@ -172,6 +172,57 @@ async def tickets_of_messages(
     return {row.message_id_header: row.ticket_id for row in rows}
 
 
+async def ticket_by_number(
+    session: AsyncSession, tenant_id: uuid.UUID, number: int
+) -> uuid.UUID | None:
+    """The id of the tenant's ticket `number` (merged or not), or None."""
+    return (
+        await session.execute(
+            select(col(Ticket.id)).where(
+                col(Ticket.tenant_id) == tenant_id, col(Ticket.number) == number
+            )
+        )
+    ).scalar_one_or_none()
+
+
+_PARTICIPANTS_AMONG = text(
+    """
+    SELECT DISTINCT lower(address) AS address FROM (
+        SELECT t.customer_email AS address FROM tickets t
+         WHERE t.id = :ticket AND t.tenant_id = :tenant
+        UNION ALL
+        SELECT m.from_email FROM messages m WHERE m.ticket_id = :ticket AND m.tenant_id = :tenant
+        UNION ALL
+        SELECT e ->> 'email' FROM messages m
+          CROSS JOIN LATERAL jsonb_array_elements(
+              CASE WHEN jsonb_typeof(m."to") = 'array' THEN m."to" ELSE '[]'::jsonb END
+            || CASE WHEN jsonb_typeof(m.cc) = 'array' THEN m.cc ELSE '[]'::jsonb END) AS e
+         WHERE m.ticket_id = :ticket AND m.tenant_id = :tenant
+        UNION ALL
+        SELECT u.email FROM users u WHERE u.tenant_id = :tenant AND u.is_active
+        UNION ALL
+        SELECT u.company_email FROM users u WHERE u.tenant_id = :tenant AND u.is_active
+    ) AS participants
+    WHERE lower(address) = ANY(CAST(:candidates AS text[]))
+    """
+)
+
+
+async def participants_among(
+    session: AsyncSession, tenant_id: uuid.UUID, ticket_id: uuid.UUID, candidates: Sequence[str]
+) -> set[str]:
+    """Those of `candidates` (lower-cased) who participate in the ticket: its customer, an
+    address in From/To/Cc of one of its messages, or an active user of the tenant
+    (login or company address)."""
+    wanted = [c.strip().lower() for c in candidates if c and c.strip()]
+    if not wanted:
+        return set()
+    rows = await session.execute(
+        _PARTICIPANTS_AMONG, {"ticket": ticket_id, "tenant": tenant_id, "candidates": wanted}
+    )
+    return {row.address for row in rows}
+
+
 async def next_ticket_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     """Take the tenant's next ticket number; the row lock holds until commit."""
     number = (

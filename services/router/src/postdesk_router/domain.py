@@ -11,6 +11,17 @@ Invariants:
   recipient directory applies the same rules before it accepts a mail.)
 - Threading keys are In-Reply-To first, then References newest first (the
   last reference is the direct parent); each key appears once.
+- A ticket tag in the subject ("[#1234]") is tried only when In-Reply-To
+  and References match nothing stored.
+- Who may add to a ticket: a matched message joins the ticket only when its
+  sender (From) is a participant -- the ticket's customer, an address in
+  From/To/Cc of a message on the ticket, or an active user of the tenant --
+  or when the match came from a token only we could have issued (reply
+  tokens, signed Message-IDs: none exists yet, so TOKEN_RULES is empty; a
+  bare Message-ID is not such a token, anyone a mail was forwarded to has
+  it). Otherwise the message opens a new ticket linked to the matched one,
+  so a subject tag never lets a stranger in and a BCC'd reply never
+  becomes part of (or the customer of) the ticket.
 - Assignment: an active primary with an active user wins; otherwise the
   active backup with the lowest priority; viewers are never assigned.
 """
@@ -18,7 +29,7 @@ Invariants:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
@@ -38,7 +49,14 @@ class MatchRule(StrEnum):
 
     IN_REPLY_TO = "in-reply-to"
     REFERENCES = "references"
+    SUBJECT_TAG = "subject-tag"
     NEW_TICKET = "new-ticket"
+
+
+# Rules whose match proves the sender holds a token only we issued; they join without
+# participation. Reply-token addresses and signed Message-IDs will be added here.
+TOKEN_RULES: frozenset[MatchRule] = frozenset()
+MAX_TICKET_NUMBER = 2**63 - 1
 
 
 class AssignmentRule(StrEnum):
@@ -147,6 +165,32 @@ def choose_thread(keys: Sequence[ThreadKey], known: Mapping[str, T]) -> tuple[T,
         if key.message_id in known:
             return known[key.message_id], key.rule
     return None
+
+
+def ticket_tag_number(tag: str | None) -> int | None:
+    """The ticket number a subject tag names ("1234"), or None for a missing or unusable tag."""
+    digits = (tag or "").strip()
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    number = int(digits)
+    return number if 0 < number <= MAX_TICKET_NUMBER else None
+
+
+def may_join(sender: str | None, participants: Collection[str], rule: MatchRule) -> bool:
+    """Whether a message from `sender` that matched a ticket by `rule` may join it.
+
+    `participants` are the ticket's participant addresses (lower-cased); the
+    caller may pass only those among the sender's addresses.
+    """
+    if rule in TOKEN_RULES:
+        return True
+    address = (sender or "").strip().lower()
+    return bool(address) and address in participants
+
+
+def linked_rule(rule: MatchRule) -> str:
+    """messages.match_rule of a message that matched a ticket it may not join."""
+    return f"linked:{rule}:sender-not-participant"
 
 
 def choose_assignee(candidates: Sequence[AssignmentCandidate]) -> AssigneeChoice | None:

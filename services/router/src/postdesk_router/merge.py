@@ -10,6 +10,13 @@ ticket of the message being stored (the parent's side, which carries the
 thread's original subject and customer); the absorbed tickets go oldest
 first.
 
+Only tickets whose customer (the sender who opened the provisional ticket)
+is a participant of the survivor are absorbed (see domain.may_join): the
+others stay apart, linked to the survivor, as if they had arrived after the
+parent. They are considered again whenever another message they name is
+stored, so a reply from someone Cc'd on an ancestor not stored yet still
+joins once that ancestor arrives.
+
 Every move takes a whole ticket, so two messages once on one ticket stay
 together; with each reply joining its parent when the parent is stored
 first, and the parent absorbing the reply when the reply is first, a whole
@@ -24,7 +31,8 @@ import uuid
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postdesk_router import merge_db
+from postdesk_router import db, merge_db
+from postdesk_router.domain import MatchRule, may_join
 from postdesk_router.merge_db import TicketRef
 
 MAX_ROUNDS = 8
@@ -38,15 +46,34 @@ async def absorb_early_replies(
     """Merge into `survivor` every other ticket holding a message that names `message_id`.
 
     `survivor` must be locked by this transaction (or new in it). Returns
-    the absorbed tickets. Repeats the search after locking, so tickets that
+    the absorbed tickets; those whose customer may not join `survivor` are
+    linked to it instead. Repeats the search after locking, so tickets that
     a concurrent merge moved the naming messages to are absorbed too.
     """
     merged: list[TicketRef] = []
+    refused: set[uuid.UUID] = set()
     for _ in range(MAX_ROUNDS):
         found = await merge_db.tickets_naming(session, tenant_id, message_id, survivor)
+        found = [t for t in found if t not in refused]
         if not found:
             return merged
-        tickets = await merge_db.lock_live_tickets(session, found)
+        locked = await merge_db.lock_live_tickets(session, found)
+        participants = await db.participants_among(
+            session, tenant_id, survivor, [t.customer_email for t in locked]
+        )
+        # the early reply matched `message_id` by its threading headers
+        tickets = [
+            t for t in locked if may_join(t.customer_email, participants, MatchRule.IN_REPLY_TO)
+        ]
+        strangers = [t for t in locked if t not in tickets]
+        if strangers:
+            refused.update(t.id for t in strangers)
+            await merge_db.link(session, survivor, [t.id for t in strangers])
+            log.info(
+                "early replies from non-participants left apart, linked",
+                survivor=str(survivor),
+                linked=[str(t.id) for t in strangers],
+            )
         if tickets:
             moved = await merge_db.absorb(session, survivor, [t.id for t in tickets])
             merged.extend(tickets)

@@ -28,6 +28,7 @@ MAX_MERGE_HOPS = 32
 class TicketRef:
     id: uuid.UUID
     number: int
+    customer_email: str = ""
 
 
 async def live_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID:
@@ -72,13 +73,25 @@ async def lock_live_tickets(
 ) -> list[TicketRef]:
     """Lock those of `ticket_ids` not merged yet, in id order; oldest first in the result."""
     rows = await session.execute(
-        select(col(Ticket.id), col(Ticket.number), col(Ticket.created_at))
+        select(
+            col(Ticket.id), col(Ticket.number), col(Ticket.customer_email), col(Ticket.created_at)
+        )
         .where(col(Ticket.id).in_(ticket_ids), col(Ticket.merged_into_id).is_(None))
         .order_by(col(Ticket.id))
         .with_for_update()
     )
     ordered = sorted(rows, key=lambda row: (row.created_at, row.id))
-    return [TicketRef(row.id, row.number) for row in ordered]
+    return [TicketRef(row.id, row.number, row.customer_email) for row in ordered]
+
+
+async def link(session: AsyncSession, to: uuid.UUID, tickets: Sequence[uuid.UUID]) -> None:
+    """Link `tickets` (locked) to `to`, keeping any link they already have."""
+    await session.execute(
+        update(Ticket)
+        .where(col(Ticket.id).in_(tickets), col(Ticket.linked_ticket_id).is_(None))
+        .values(linked_ticket_id=to, updated_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def absorb(session: AsyncSession, survivor: uuid.UUID, absorbed: Sequence[uuid.UUID]) -> int:

@@ -47,10 +47,13 @@ from postdesk_router.domain import (
     choose_assignee,
     choose_thread,
     customer_of,
+    linked_rule,
+    may_join,
     pg_text,
     recipient_candidates,
     threading_keys,
     ticket_subject,
+    ticket_tag_number,
     unknown_recipient_reason,
 )
 from postdesk_router.merge import absorb_early_replies
@@ -77,6 +80,13 @@ class RouteOutcome:
     message_id: uuid.UUID | None = None
     emitted: int = 0
     merged: tuple[uuid.UUID, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Match:
+    ticket_id: uuid.UUID | None
+    rule: str
+    joins: bool
 
 
 @dataclass(frozen=True)
@@ -139,18 +149,25 @@ async def route_message(
     thread = choose_thread(
         keys, await db.tickets_of_messages(session, account.tenant_id, [k.message_id for k in keys])
     )
+    if thread is None:
+        thread = await _tagged_ticket(session, account.tenant_id, mail.ticket_tag)
     message_id = uuid.uuid4()
     events: list[Envelope[Any]] = []
     choice: AssigneeChoice | None = None
-    if thread is None:
-        ticket_id, rule = uuid.uuid4(), MatchRule.NEW_TICKET
+    match = await _match(session, account.tenant_id, mail, thread)
+    rule = match.rule
+    if match.ticket_id is None or not match.joins:
+        # no match, or a sender who may not join the match: a new ticket, linked to it if any
+        ticket_id = uuid.uuid4()
         number = await db.next_ticket_number(session, account.tenant_id)
         choice = choose_assignee(await db.assignment_candidates(session, account.id))
-        session.add(_new_ticket(ticket_id, number, account, mail, choice))
+        session.add(
+            _new_ticket(ticket_id, number, account, mail, choice, linked_to=match.ticket_id)
+        )
         await session.flush()
         events.append(_ticket_created(event, account, ticket_id, number, message_id))
     else:
-        ticket_id, rule = await merge_db.live_ticket(session, thread[0]), thread[1]
+        ticket_id = match.ticket_id
         number = await db.add_message_to_ticket(session, ticket_id, mail.received_at)
 
     session.add(_message(message_id, ticket_id, account, mail, body, rule))
@@ -179,6 +196,34 @@ async def route_message(
         emitted=len(events),
         merged=tuple(t.id for t in merged),
     )
+
+
+async def _tagged_ticket(
+    session: AsyncSession, tenant_id: uuid.UUID, tag: str | None
+) -> tuple[uuid.UUID, MatchRule] | None:
+    """The tenant's ticket the subject tag names, with the rule, or None."""
+    number = ticket_tag_number(tag)
+    ticket_id = None if number is None else await db.ticket_by_number(session, tenant_id, number)
+    return None if ticket_id is None else (ticket_id, MatchRule.SUBJECT_TAG)
+
+
+async def _match(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    mail: MailParsed,
+    thread: tuple[uuid.UUID, MatchRule] | None,
+) -> _Match:
+    """The live ticket `thread` matched (locked; merges followed), whether the sender may join
+    it, and the message's match rule ("linked:..." when it may not)."""
+    if thread is None:
+        return _Match(None, MatchRule.NEW_TICKET, joins=False)
+    ticket_id, rule = await merge_db.live_ticket(session, thread[0]), thread[1]
+    sender = mail.from_.email if mail.from_ else None
+    participants = await db.participants_among(session, tenant_id, ticket_id, [sender or ""])
+    if may_join(sender, participants, rule):
+        return _Match(ticket_id, rule, joins=True)
+    log.debug("sender may not join the matched ticket", match_rule=str(rule))
+    return _Match(ticket_id, linked_rule(rule), joins=False)
 
 
 def _merged_detail(merged: list[merge_db.TicketRef]) -> str:
@@ -239,6 +284,8 @@ def _new_ticket(
     account: AccountRef,
     mail: MailParsed,
     choice: AssigneeChoice | None,
+    *,
+    linked_to: uuid.UUID | None = None,
 ) -> Ticket:
     sender = customer_of(mail)
     return Ticket(
@@ -252,6 +299,7 @@ def _new_ticket(
         customer_name=pg_text(sender.name) if sender else "",
         assignee_id=choice.user_id if choice else None,
         assignment_rule=str(choice.rule) if choice else "",
+        linked_ticket_id=linked_to,
         message_count=1,
         last_message_at=mail.received_at,
         updated_at=datetime.now(UTC),
@@ -264,7 +312,7 @@ def _message(
     account: AccountRef,
     mail: MailParsed,
     body: _Body,
-    rule: MatchRule,
+    rule: str,
 ) -> Message:
     return Message(
         id=message_id,
@@ -343,7 +391,7 @@ def _message_added(
     account: AccountRef,
     ticket_id: uuid.UUID,
     message_id: uuid.UUID,
-    rule: MatchRule,
+    rule: str,
 ) -> Envelope[TicketMessageAdded]:
     return new_envelope(
         EventType.TICKET_MESSAGE_ADDED,

@@ -7,8 +7,6 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,6 @@ import pytest_asyncio
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from litestar import Litestar
 from postdesk_contracts import EventType
 from postdesk_contracts.topology import queue_for
 from postdesk_ingest.domain import sign
@@ -33,6 +30,7 @@ from postdesk_testing import drain
 from structlog.testing import capture_logs
 
 from .seeds import SeededTenant, random_domain, seed_directory
+from .test_webhook import serving
 
 pytestmark = pytest.mark.integration
 
@@ -77,19 +75,6 @@ def settings(database_url: str, amqp_url: str, blob_dir: Path, **overrides: Any)
         "rate_per_tenant": "off",
     }
     return IngestSettings(**(values | overrides))
-
-
-@asynccontextmanager
-async def serving(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        app.lifespan(),
-        httpx.AsyncClient(
-            # Litestar types its ASGI callable more narrowly than httpx's generic signature
-            transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
-            base_url="http://ingest",
-        ) as client,
-    ):
-        yield client
 
 
 async def take_all(amqp_url: str) -> list[aio_pika.abc.AbstractIncomingMessage]:

@@ -62,10 +62,12 @@ class Supervisor:
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self, name: str) -> ServiceProcess:
-        env = {**os.environ, **self.env, "HTTP_PORT": str(self.ports[name])}
+    def start(self, name: str, *, service: str | None = None, **extra_env: str) -> ServiceProcess:
+        """Start `service` (default: `name`) as process `name`, e.g. a second replica
+        "router-2" of "router", on the port `ports[name]`."""
+        env = {**os.environ, **self.env, **extra_env, "HTTP_PORT": str(self.ports[name])}
         process = subprocess.Popen(
-            [entry_point(name)],
+            [entry_point(service or name)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

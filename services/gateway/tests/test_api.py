@@ -445,6 +445,8 @@ class TestNotificationsAndService:
             schema["paths"]
         )
         assert "/tickets/{ticket_id}/replies" in schema["paths"]
+        assert "/tickets/{ticket_id}/history" in schema["paths"]
+        assert {"get", "patch"} <= set(schema["paths"]["/tickets/{ticket_id}"])
         assert "BearerToken" in schema["components"]["securitySchemes"]
 
     async def test_unknown_route_is_a_problem(self, client: httpx.AsyncClient, auth: Auth) -> None:

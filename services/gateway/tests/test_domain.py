@@ -1,4 +1,4 @@
-"""Pure rules: page cursors and reply headers."""
+"""Pure rules: page cursors, reply headers and ticket changes."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from postdesk_gateway.domain import (
     MAX_REFERENCES,
+    FieldChange,
     InvalidCursorError,
     TicketCursor,
     decode_cursor,
     encode_cursor,
+    field_changes,
     reply_references,
     reply_subject,
 )
@@ -93,3 +95,17 @@ def test_long_reference_chains_keep_root_and_latest() -> None:
     assert refs[0] == "m0@x"
     assert refs[-1] == "parent@x"
     assert refs[-2] == "m49@x"
+
+
+def test_field_changes_lists_only_real_changes() -> None:
+    """Fields left out (None) or asked for with their current value are no change."""
+    current = {"status": "open", "priority": "normal"}
+    assert field_changes(current, {"status": None, "priority": None}) == []
+    assert field_changes(current, {"status": "open", "priority": "normal"}) == []
+    assert field_changes(current, {"status": "closed", "priority": "normal"}) == [
+        FieldChange("status", "open", "closed")
+    ]
+    assert field_changes(current, {"status": "pending", "priority": "high"}) == [
+        FieldChange("status", "open", "pending"),
+        FieldChange("priority", "normal", "high"),
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from postdesk_contracts import TicketAssigned, TicketCreated, TicketMessageAdded
 from postdesk_notifier.domain import (
     MAX_TITLE_CHARS,
     NotificationDraft,
@@ -12,6 +13,7 @@ from postdesk_notifier.domain import (
     UserInfo,
     assignment_title,
     plan_assignment_notification,
+    skip_backfill,
 )
 
 TENANT = uuid.uuid4()
@@ -61,3 +63,34 @@ def test_cross_tenant_or_inactive_is_skipped() -> None:
     assert isinstance(plan_assignment_notification(TENANT, TICKET, None), Skipped)
     assert isinstance(plan_assignment_notification(TENANT, TICKET, user(active=False)), Skipped)
     assert isinstance(plan_assignment_notification(uuid.uuid4(), TICKET, user()), Skipped)
+
+
+def test_imported_mail_is_never_notified() -> None:
+    """Assignments, new tickets and new messages of backfilled mail are skipped; live ones are not."""
+    ticket_id, account_id = uuid.uuid4(), uuid.uuid4()
+    common = {"ticket_id": ticket_id, "account_id": account_id}
+    payloads: list[TicketAssigned | TicketCreated | TicketMessageAdded] = [
+        TicketAssigned.model_validate(common | {"assignee_id": uuid.uuid4(), "rule": "primary"}),
+        TicketCreated.model_validate(
+            common
+            | {
+                "number": 1,
+                "subject": "Hi",
+                "customer_email": "c@x.example",
+                "first_message_id": uuid.uuid4(),
+            }
+        ),
+        TicketMessageAdded.model_validate(
+            common
+            | {
+                "message_id": uuid.uuid4(),
+                "direction": "inbound",
+                "match_rule": "in-reply-to",
+                "sender_email": "c@x.example",
+            }
+        ),
+    ]
+    for payload in payloads:
+        assert skip_backfill(payload) is None
+        skipped = skip_backfill(payload.model_copy(update={"imported": True}))
+        assert skipped == Skipped("imported from a mailbox backfill")

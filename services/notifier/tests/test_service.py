@@ -93,3 +93,18 @@ async def test_unknown_ticket_fails_and_rolls_back(sessions: Sessions) -> None:
     async with sessions() as session, session.begin():
         with pytest.raises(TicketNotFoundError):
             await notify_assignment(session, event)
+
+
+async def test_imported_assignment_is_not_notified(sessions: Sessions) -> None:
+    """An assignment of mail imported from a mailbox backfill is consumed without a notification."""
+    seed = await seed_ticket(sessions)
+    event = make_assigned(seed, imported=True)
+    async with sessions() as session, session.begin():
+        outcome = await notify_assignment(session, event)
+    assert outcome.status is NotifyStatus.SKIPPED
+    assert outcome.reason == "imported from a mailbox backfill"
+    assert await notifications_of(sessions, seed.user.id) == []
+    assert await outbox_row(sessions, derived_event_id(event.id, "notification.created")) is None
+    async with sessions() as session, session.begin():
+        again = await notify_assignment(session, event)
+    assert again.status is NotifyStatus.ALREADY_PROCESSED

@@ -22,8 +22,12 @@ from postdesk_schema import (
     EmailAccount,
     EmailAssignment,
     Tenant,
+    Ticket,
+    TicketStatus,
     User,
 )
+from sqlalchemy import update
+from sqlmodel import col
 
 
 def make_parsed(**overrides: Any) -> MailParsed:
@@ -115,3 +119,75 @@ async def seed_tenant(
             session.add(row)
             await session.flush()
     return seed
+
+
+async def set_routing_strategy(sessions: Sessions, seed: Seed, strategy: str) -> None:
+    """Set the seed department's routing strategy (primary, round_robin, least_open, priority)."""
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Department)
+            .where(col(Department.id) == seed.department.id)
+            .values(routing_strategy=strategy)
+        )
+
+
+async def set_working_hours(
+    sessions: Sessions, user: User, timezone: str, hours: dict[str, Any]
+) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(User)
+            .where(col(User.id) == user.id)
+            .values(timezone=timezone, working_hours=hours)
+        )
+
+
+async def set_reassign_after(sessions: Sessions, seed: Seed, minutes: int | None) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(EmailAccount)
+            .where(col(EmailAccount.id) == seed.account.id)
+            .values(reassign_after_minutes=minutes)
+        )
+
+
+async def add_ticket(
+    sessions: Sessions,
+    seed: Seed,
+    *,
+    assignee: User | None = None,
+    status: str = "open",
+    created_at: datetime | None = None,
+    last_customer_message_at: datetime | None = None,
+    last_agent_reply_at: datetime | None = None,
+) -> Ticket:
+    """A ticket on the seed's account, numbered from the tenant's counter."""
+    at = created_at or datetime.now(UTC)
+    async with sessions() as session, session.begin():
+        number = (
+            await session.execute(
+                update(Tenant)
+                .where(col(Tenant.id) == seed.tenant.id)
+                .values(next_ticket_number=col(Tenant.next_ticket_number) + 1)
+                .returning(col(Tenant.next_ticket_number) - 1)
+            )
+        ).scalar_one()
+        ticket = Ticket(
+            tenant_id=seed.tenant.id,
+            number=number,
+            account_id=seed.account.id,
+            department_id=seed.account.department_id,
+            subject=f"Ticket {number}",
+            customer_email="carol@customer.example",
+            status=TicketStatus(status),
+            assignee_id=assignee.id if assignee else None,
+            assignment_rule="primary" if assignee else "",
+            message_count=1,
+            last_customer_message_at=last_customer_message_at,
+            last_agent_reply_at=last_agent_reply_at,
+            created_at=at,
+            updated_at=at,
+            last_message_at=last_customer_message_at or at,
+        )
+        session.add(ticket)
+    return ticket

@@ -20,9 +20,13 @@ from postdesk_contracts.events import (
     NotificationCreated,
     OutboundRequested,
     SlaBreached,
+    SlaTarget,
+    SlaWarning,
     TicketAssigned,
+    TicketChange,
     TicketCreated,
     TicketMessageAdded,
+    TicketUpdated,
 )
 
 __all__ = [
@@ -40,8 +44,12 @@ __all__ = [
     "NotificationCreated",
     "OutboundRequested",
     "SlaBreached",
+    "SlaTarget",
+    "SlaWarning",
     "TicketAssigned",
+    "TicketChange",
     "TicketCreated",
     "TicketMessageAdded",
+    "TicketUpdated",
     "new_envelope",
 ]

@@ -7,6 +7,8 @@ untagged mailbox (cs@acme.example).
 
 from __future__ import annotations
 
+import uuid
+
 
 def normalise_address(address: str) -> str:
     """An address as stored: stripped, without angle brackets, lower-cased."""
@@ -26,3 +28,8 @@ def without_plus(address: str) -> str | None:
     if not at or not plus or not base:
         return None
     return f"{base}@{domain}"
+
+
+def outbound_message_id(outbound_id: uuid.UUID, domain: str) -> str:
+    """The Message-ID of an outbound mail whose request named none (no angle brackets)."""
+    return f"{outbound_id.hex}@{domain or 'postdesk.invalid'}"

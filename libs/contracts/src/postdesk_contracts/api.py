@@ -109,6 +109,13 @@ class MessageView(ApiModel):
     text_body: str = ""
     html_body: str | None = None
     match_rule: str = Field(default="", description="why this message joined its ticket")
+    outbound_id: uuid.UUID | None = Field(
+        default=None, description="for a message we sent: its outbound.requested id"
+    )
+    delivery_status: str = Field(
+        default="", description="for a message we sent: requested, failed or bounced"
+    )
+    delivery_failure: str = Field(default="", description="why delivery failed, if it did")
     created_at: datetime
     attachments: list[AttachmentInfo] = Field(default_factory=list)
 
@@ -133,6 +140,17 @@ class TicketSummary(ApiModel):
 class TicketDetail(TicketSummary):
     first_responded_at: datetime | None = None
     resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    assignment_rule: str = Field(default="", description="which rule chose the assignee")
+    linked_ticket_id: uuid.UUID | None = Field(
+        default=None, description="the ticket this one follows up or could not join"
+    )
+    merged_into_id: uuid.UUID | None = Field(
+        default=None, description="set when this ticket was merged into another"
+    )
+    reopened_count: int = 0
+    response_minutes: int | None = Field(default=None, description="minutes to first response")
+    resolution_minutes: int | None = Field(default=None, description="minutes to resolution")
     messages: list[MessageView] = Field(default_factory=list, description="oldest first")
 
 
@@ -165,6 +183,59 @@ class ReplyAccepted(ApiModel):
     outbound_id: uuid.UUID = Field(description="follow the reply through mail.sent / mail.failed")
 
 
+TicketStatusValue = Literal["open", "pending", "resolved", "closed"]
+TicketPriorityValue = Literal["low", "normal", "high", "urgent"]
+
+
+class TicketUpdate(ApiModel):
+    """An agent's change to a ticket; omitted fields stay as they are.
+
+    Unknown fields are refused rather than ignored: a client must not believe
+    a change it sent was applied.
+    """
+
+    model_config = ApiModel.model_config | {"extra": "forbid"}
+
+    status: TicketStatusValue | None = None
+    priority: TicketPriorityValue | None = None
+
+
+class TicketFieldChange(ApiModel):
+    field: str
+    old: str | None = None
+    new: str | None = None
+
+
+class TicketUpdateResult(ApiModel):
+    ticket: TicketSummary = Field(description="the ticket after the change")
+    changes: list[TicketFieldChange] = Field(
+        default_factory=list, description="what changed; empty when nothing did"
+    )
+
+
+class TicketHistoryEntry(ApiModel):
+    """One decision or action on a ticket: which rule matched a message (or why none
+    did), which rule assigned it, reopenings, automatic mail, SLA, agent changes."""
+
+    id: uuid.UUID
+    ticket_id: uuid.UUID = Field(
+        description="the ticket the entry was recorded on: this one or one merged into it"
+    )
+    kind: str = Field(description="matched, assigned, reopened, auto_reply, sla, status, ...")
+    rule: str = ""
+    detail: str = ""
+    message_id: uuid.UUID | None = Field(default=None, description="the message it is about")
+    actor_user_id: uuid.UUID | None = Field(
+        default=None, description="the user who acted; None when a rule did"
+    )
+    event_id: uuid.UUID | None = Field(default=None, description="the event it emitted")
+    created_at: datetime
+
+
+class TicketHistoryList(ApiModel):
+    items: list[TicketHistoryEntry] = Field(description="oldest first")
+
+
 __all__ = [
     "MAX_REPLY_CHARS",
     "AccountAccess",
@@ -179,7 +250,14 @@ __all__ = [
     "ReplyAccepted",
     "ReplyRequest",
     "TicketDetail",
+    "TicketFieldChange",
+    "TicketHistoryEntry",
+    "TicketHistoryList",
     "TicketPage",
+    "TicketPriorityValue",
+    "TicketStatusValue",
     "TicketSummary",
+    "TicketUpdate",
+    "TicketUpdateResult",
     "TokenResponse",
 ]

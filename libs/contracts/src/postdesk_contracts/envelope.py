@@ -29,6 +29,8 @@ class EventType(StrEnum):
     TICKET_CREATED = "ticket.created"
     TICKET_ASSIGNED = "ticket.assigned"
     TICKET_MESSAGE_ADDED = "ticket.message_added"
+    TICKET_UPDATED = "ticket.updated"
+    SLA_WARNING = "sla.warning"
     SLA_BREACHED = "sla.breached"
     OUTBOUND_REQUESTED = "outbound.requested"
     MAIL_SENT = "mail.sent"

@@ -151,6 +151,14 @@ class TicketCreated(Payload):
     subject: str
     customer_email: str
     first_message_id: uuid.UUID
+    priority: str = "normal"
+    linked_ticket_id: uuid.UUID | None = Field(
+        default=None,
+        description="the ticket this one follows up or that its sender could not join",
+    )
+    imported: bool = Field(
+        default=False, description="from a mailbox backfill: no notifications, no auto-reply"
+    )
 
 
 class TicketMessageAdded(Payload):
@@ -160,6 +168,8 @@ class TicketMessageAdded(Payload):
     direction: str = Field(description="inbound or outbound")
     match_rule: str = Field(description="why the message joined this ticket")
     sender_email: str
+    mail_kind: str = Field(default="human", description="human, auto_reply, bounce, list, spam")
+    imported: bool = False
 
 
 class TicketAssigned(Payload):
@@ -169,15 +179,57 @@ class TicketAssigned(Payload):
     previous_assignee_id: uuid.UUID | None = None
     rule: str = Field(description="which assignment rule chose the assignee")
     reason: str = ""
+    assigned_by: uuid.UUID | None = Field(
+        default=None, description="the user who assigned it; None when a rule did"
+    )
+    imported: bool = False
+
+
+class TicketChange(Payload):
+    """One field of a ticket that changed, as text (None for no value)."""
+
+    field: str
+    old: str | None = None
+    new: str | None = None
+
+
+class TicketUpdated(Payload):
+    """A ticket changed (status, priority, ...) for a reason other than a new message or
+    an assignment, which have events of their own."""
+
+    ticket_id: uuid.UUID
+    account_id: uuid.UUID
+    changes: list[TicketChange]
+    rule: str = Field(description="why: reopened-by-customer, agent, sla, ...")
+    reason: str = ""
+    actor_id: uuid.UUID | None = Field(default=None, description="None when a rule changed it")
+
+
+class SlaTarget(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
+class SlaWarning(Payload):
+    """An SLA target will be missed soon (the policy's warning threshold passed)."""
+
+    ticket_id: uuid.UUID
+    account_id: uuid.UUID
+    target: SlaTarget
+    policy_id: uuid.UUID | None = None
+    due_at: datetime
+    warned_at: datetime
+    assignee_id: uuid.UUID | None = None
 
 
 class SlaBreached(Payload):
     ticket_id: uuid.UUID
     account_id: uuid.UUID
-    target: str = Field(description="first_response or resolution")
+    target: SlaTarget
     due_at: datetime
     breached_at: datetime
     assignee_id: uuid.UUID | None = None
+    policy_id: uuid.UUID | None = None
 
 
 class OutboundRequested(Payload):
@@ -196,6 +248,17 @@ class OutboundRequested(Payload):
     in_reply_to: str | None = None
     references: list[str] = Field(default_factory=list)
     requested_by: uuid.UUID | None = None
+    message_id: str | None = Field(
+        default=None,
+        description="Message-ID to send with (no angle brackets), signed by postdesk; "
+        "outbound derives one from outbound_id when absent",
+    )
+    reply_to: list[Address] = Field(
+        default_factory=list, description="Reply-To, e.g. a reply-token address of the ticket"
+    )
+    auto_submitted: str | None = Field(
+        default=None, description="Auto-Submitted header value (RFC 3834), e.g. auto-replied"
+    )
 
 
 class MailSent(Payload):
@@ -229,6 +292,8 @@ PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.TICKET_CREATED: TicketCreated,
     EventType.TICKET_ASSIGNED: TicketAssigned,
     EventType.TICKET_MESSAGE_ADDED: TicketMessageAdded,
+    EventType.TICKET_UPDATED: TicketUpdated,
+    EventType.SLA_WARNING: SlaWarning,
     EventType.SLA_BREACHED: SlaBreached,
     EventType.OUTBOUND_REQUESTED: OutboundRequested,
     EventType.MAIL_SENT: MailSent,

@@ -51,6 +51,9 @@ class QueueSpec:
 SUBSCRIPTIONS: tuple[QueueSpec, ...] = (
     QueueSpec("parser", EventType.MAIL_RECEIVED),
     QueueSpec("router", EventType.MAIL_PARSED),
+    QueueSpec("router", EventType.OUTBOUND_REQUESTED),
+    QueueSpec("router", EventType.MAIL_FAILED),
+    QueueSpec("router", EventType.TICKET_UPDATED),
     QueueSpec("notifier", EventType.TICKET_ASSIGNED),
     QueueSpec("outbound", EventType.OUTBOUND_REQUESTED),
 )

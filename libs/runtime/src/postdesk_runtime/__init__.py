@@ -26,8 +26,10 @@ from postdesk_runtime.db import Sessions, make_engine, make_sessions
 from postdesk_runtime.inbox import claim_event
 from postdesk_runtime.logging import configure_logging
 from postdesk_runtime.outbox import OutboxRelay, outbox_row
+from postdesk_runtime.periodic import Periodic
 from postdesk_runtime.serve import serve
 from postdesk_runtime.settings import ServiceSettings
+from postdesk_runtime.threadtokens import ThreadTokens
 from postdesk_runtime.tracing import configure_tracing
 
 __all__ = [
@@ -40,8 +42,10 @@ __all__ = [
     "EventPublisher",
     "LocalBlobStore",
     "OutboxRelay",
+    "Periodic",
     "ServiceSettings",
     "Sessions",
+    "ThreadTokens",
     "blob_ref",
     "claim_event",
     "configure_logging",

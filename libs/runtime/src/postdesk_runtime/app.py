@@ -20,6 +20,7 @@ from postdesk_runtime.broker import (
 from postdesk_runtime.db import Sessions, make_engine, make_sessions
 from postdesk_runtime.health import Check, asgi_health_routes, readiness_checks
 from postdesk_runtime.outbox import OutboxRelay
+from postdesk_runtime.periodic import Periodic
 from postdesk_runtime.settings import ServiceSettings
 from postdesk_runtime.tracing import configure_tracing
 
@@ -71,14 +72,15 @@ def outbox_consumer_app(
     settings: ServiceSettings,
     *,
     publishes: Sequence[EventType],
-    register: Callable[[ConsumerParts], None],
+    register: Callable[[ConsumerParts], Sequence[Periodic] | None],
 ) -> AsgiFastStream:
     """The composition root of a consumer that emits its events through the outbox.
 
     Builds tracing, the broker (documenting `publishes`), the engine, sessions and
-    the outbox relay, then lets `register` attach the subscribers. The relay starts
-    after startup and stops before the broker does; the engine is disposed after
-    the broker has drained in-flight messages, which still use the pool.
+    the outbox relay, then lets `register` attach the subscribers and return its
+    background jobs. The relay and the jobs start after startup and stop before
+    the broker does; the engine is disposed after the broker has drained
+    in-flight messages, which still use the pool.
     """
     tracer_provider = configure_tracing(service, console_export=settings.otel_console_export)
     broker = make_broker(
@@ -91,10 +93,16 @@ def outbox_consumer_app(
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = make_sessions(engine)
     relay = OutboxRelay(service, sessions, EventPublisher(broker))
-    register(ConsumerParts(broker=broker, sessions=sessions, relay=relay))
+    jobs = list(register(ConsumerParts(broker=broker, sessions=sessions, relay=relay)) or ())
 
     async def start_relay() -> None:
         relay.start()
+        for job in jobs:
+            job.start()
+
+    async def stop_jobs() -> None:
+        for job in jobs:
+            await job.stop()
 
     async def dispose_engine() -> None:
         await engine.dispose()
@@ -103,6 +111,6 @@ def outbox_consumer_app(
         broker,
         checks=readiness_checks(broker, engine),
         after_startup=[start_relay],
-        on_shutdown=[relay.stop],
+        on_shutdown=[stop_jobs, relay.stop],
         after_shutdown=[dispose_engine],
     )

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 MAGIC = b"PD1"
 NONCE_BYTES = 12
@@ -39,6 +41,7 @@ class Keyring:
                 raise KeyringError(f"key {key_id!r} must be {KEY_BYTES} bytes")
         self._active_id = keys[0][0]
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys}
+        self._keys = list(keys)
 
     @classmethod
     def from_setting(cls, value: str) -> Keyring:
@@ -58,6 +61,16 @@ class Keyring:
     @property
     def active_key_id(self) -> str:
         return self._active_id
+
+    def derived_keys(self, purpose: bytes) -> list[bytes]:
+        """One 32-byte key per ring key for `purpose` (HKDF-SHA256), the active one first:
+        MAC keys that rotate with the ring and never equal an encryption key."""
+        return [
+            HKDF(
+                algorithm=SHA256(), length=KEY_BYTES, salt=None, info=b"postdesk:" + purpose
+            ).derive(key)
+            for _, key in self._keys
+        ]
 
     def encrypt(self, plaintext: bytes, *, purpose: bytes) -> bytes:
         key_id = self._active_id.encode()

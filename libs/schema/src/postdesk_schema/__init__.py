@@ -4,6 +4,7 @@ Each table has one owning service (named in its module docstring); other
 services only read it. `migrate(database_url)` brings a database to head.
 """
 
+from postdesk_schema.automation import AutomaticMail, SlaPolicy, SlaTimer
 from postdesk_schema.delivery import Notification, OutboundMessage
 from postdesk_schema.inbound import ImapMailbox, ImapSyncState, InboundAddress, InboundDomain
 from postdesk_schema.infra import OutboxEvent, ProcessedEvent
@@ -19,13 +20,21 @@ from postdesk_schema.tenancy import (
     TenantRole,
     User,
 )
-from postdesk_schema.tickets import Attachment, Message, Ticket, TicketPriority, TicketStatus
+from postdesk_schema.tickets import (
+    Attachment,
+    Message,
+    Ticket,
+    TicketHistory,
+    TicketPriority,
+    TicketStatus,
+)
 
 __all__ = [
     "AccountKind",
     "AssignmentRole",
     "Attachment",
     "AuditLog",
+    "AutomaticMail",
     "Department",
     "EmailAccount",
     "EmailAssignment",
@@ -39,9 +48,12 @@ __all__ = [
     "OutboundMessage",
     "OutboxEvent",
     "ProcessedEvent",
+    "SlaPolicy",
+    "SlaTimer",
     "Tenant",
     "TenantRole",
     "Ticket",
+    "TicketHistory",
     "TicketPriority",
     "TicketStatus",
     "User",

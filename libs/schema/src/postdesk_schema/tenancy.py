@@ -55,7 +55,14 @@ class Department(SQLModel, table=True):
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", index=True)
     name: str
     description: str = ""
-    routing_strategy: str = Field(default="primary", description="primary, round_robin, ...")
+    routing_strategy: str = Field(
+        default="primary", description="primary, round_robin, least_open or priority"
+    )
+    round_robin_last_user_id: uuid.UUID | None = Field(
+        default=None,
+        description="who round-robin assigned last; the next pick follows them "
+        "(no foreign key: users already refer to departments)",
+    )
     created_at: datetime = timestamp()
 
 
@@ -94,6 +101,22 @@ class EmailAccount(SQLModel, table=True):
     signature: str = ""
     auto_reply_enabled: bool = False
     auto_reply_message: str = ""
+    auto_reply_subject: str = Field(default="", description="empty: 'Re: <subject>'")
+    auto_reply_schedule: str = Field(default="always", description="always or outside_hours")
+    auto_reply_window_minutes: int = Field(
+        default=1440, description="at most one auto-reply per sender in this window"
+    )
+    timezone: str = "UTC"
+    working_hours: dict[str, Any] = jsonb()
+    reopen_policy: str = Field(
+        default="reopen", description="reply to a closed ticket: reopen or follow_up"
+    )
+    subject_match_days: int | None = Field(
+        default=None, description="match same sender + subject within N days; None is off"
+    )
+    reassign_after_minutes: int | None = Field(
+        default=None, description="reassign an unanswered ticket after N minutes; None is off"
+    )
     is_active: bool = True
     created_at: datetime = timestamp()
 

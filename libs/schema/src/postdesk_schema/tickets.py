@@ -93,6 +93,11 @@ class Ticket(SQLModel, table=True):
         description="the ticket a stranger's mail referred to when it could not join it",
     )
     message_count: int = 0
+    reopened_count: int = 0
+    last_customer_message_at: datetime | None = optional_timestamp()
+    last_agent_reply_at: datetime | None = optional_timestamp()
+    reassigned_at: datetime | None = optional_timestamp()
+    closed_at: datetime | None = optional_timestamp()
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()
     last_message_at: datetime = timestamp()
@@ -127,6 +132,13 @@ class Message(SQLModel, table=True):
     sha256: str = ""
     classification: dict[str, Any] = jsonb()
     match_rule: str = Field(default="", description="why this message joined its ticket")
+    outbound_id: uuid.UUID | None = Field(
+        default=None, description="outbound.requested id of a message we send"
+    )
+    delivery_status: str = Field(default="", description="outbound: requested, failed, bounced")
+    delivery_failure: str = Field(
+        default="", sa_column=Column(Text, nullable=False, server_default="")
+    )
     sent_at: datetime | None = optional_timestamp()
     received_at: datetime | None = optional_timestamp()
     created_at: datetime = timestamp()
@@ -144,4 +156,23 @@ class Attachment(SQLModel, table=True):
     blob_ref: str
     content_id: str | None = None
     inline: bool = False
+    created_at: datetime = timestamp()
+
+
+class TicketHistory(SQLModel, table=True):
+    """What happened to a ticket and why: which rule matched each message, assigned,
+    reopened, auto-replied, breached. Owner: router (gateway appends agent actions)."""
+
+    __tablename__ = "ticket_history"
+    __table_args__ = (Index("ix_ticket_history_ticket_created", "ticket_id", "created_at"),)
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id")
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id")
+    message_id: uuid.UUID | None = Field(default=None, foreign_key="messages.id")
+    kind: str = Field(description="matched, assigned, reopened, auto_reply, sla, bounce, ...")
+    rule: str = ""
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    actor_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    event_id: uuid.UUID | None = None
     created_at: datetime = timestamp()

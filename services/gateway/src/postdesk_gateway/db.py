@@ -15,6 +15,7 @@ from postdesk_schema import (
     Notification,
     TenantRole,
     Ticket,
+    TicketHistory,
     TicketStatus,
     User,
 )
@@ -142,10 +143,51 @@ async def list_tickets(
 
 
 async def get_visible_ticket(
-    session: AsyncSession, user: CurrentUser, ticket_id: uuid.UUID
+    session: AsyncSession, user: CurrentUser, ticket_id: uuid.UUID, *, lock: bool = False
 ) -> Ticket | None:
+    """The ticket if `user` may see it; `lock` holds its row (FOR UPDATE) until the
+    transaction ends, so a change reads the values it replaces."""
     query = select(Ticket).where(col(Ticket.id) == ticket_id, visible_tickets(user))
+    if lock:
+        query = query.with_for_update(of=Ticket).execution_options(populate_existing=True)
     return (await session.scalars(query)).one_or_none()
+
+
+async def ticket_account(session: AsyncSession, ticket: Ticket) -> EmailAccount:
+    """The mailbox the ticket belongs to (a foreign key, so always there)."""
+    return (
+        await session.scalars(
+            select(EmailAccount).where(
+                col(EmailAccount.id) == ticket.account_id,
+                col(EmailAccount.tenant_id) == ticket.tenant_id,
+            )
+        )
+    ).one()
+
+
+async def ticket_history(session: AsyncSession, ticket: Ticket) -> list[TicketHistory]:
+    """The history of the ticket and of every ticket merged into it (at any depth),
+    oldest first: a message moved here by a merge keeps the story of how it was matched."""
+    merged = (
+        select(col(Ticket.id))
+        .where(col(Ticket.id) == ticket.id, col(Ticket.tenant_id) == ticket.tenant_id)
+        .cte("merged", recursive=True)
+    )
+    merged = merged.union(
+        select(col(Ticket.id)).where(
+            col(Ticket.merged_into_id) == merged.c.id,
+            col(Ticket.tenant_id) == ticket.tenant_id,
+        )
+    )
+    query = (
+        select(TicketHistory)
+        .where(
+            col(TicketHistory.tenant_id) == ticket.tenant_id,
+            col(TicketHistory.ticket_id).in_(select(merged.c.id)),
+        )
+        .order_by(col(TicketHistory.created_at), col(TicketHistory.id))
+    )
+    return list((await session.scalars(query)).all())
 
 
 async def ticket_messages(

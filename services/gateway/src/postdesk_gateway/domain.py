@@ -1,4 +1,4 @@
-"""Pure rules of the gateway: who the caller is, page cursors, reply headers.
+"""Pure rules of the gateway: who the caller is, page cursors, reply headers, ticket changes.
 
 No I/O and no framework here. Errors the HTTP layer turns into problem
 responses:
@@ -17,6 +17,7 @@ import binascii
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -117,3 +118,27 @@ def reply_references(parent_message_id: str, parent_references: list[str]) -> li
     if len(chain) > MAX_REFERENCES:
         chain = [chain[0], *chain[-(MAX_REFERENCES - 1) :]]
     return chain
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a ticket an agent changed, as text."""
+
+    field: str
+    old: str
+    new: str
+
+
+def field_changes(
+    current: Mapping[str, str], wanted: Mapping[str, str | None]
+) -> list[FieldChange]:
+    """The fields of `wanted` whose value differs from `current`, in `wanted`'s order.
+
+    None in `wanted` means "leave as it is", so asking for the values a ticket
+    already has changes nothing.
+    """
+    return [
+        FieldChange(name, current[name], value)
+        for name, value in wanted.items()
+        if value is not None and value != current[name]
+    ]

@@ -22,6 +22,7 @@ from postdesk_runtime import (
     EventPublisher,
     OutboxRelay,
     Sessions,
+    ThreadTokens,
     configure_logging,
     configure_tracing,
     declare_topology,
@@ -55,6 +56,7 @@ class Runtime:
     relay: OutboxRelay
     tokens: TokenService
     passwords: Passwords
+    thread_tokens: ThreadTokens
 
 
 def build_runtime(settings: GatewaySettings) -> Runtime:
@@ -65,7 +67,7 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
         tracer_provider=configure_tracing(SERVICE, console_export=settings.otel_console_export),
         graceful_timeout=settings.shutdown_grace_seconds,
     )
-    document_published(broker, EventType.OUTBOUND_REQUESTED)
+    document_published(broker, EventType.OUTBOUND_REQUESTED, EventType.TICKET_UPDATED)
     return Runtime(
         engine=engine,
         sessions=sessions,
@@ -75,6 +77,7 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
             settings.jwt_secret, lifetime=timedelta(minutes=settings.access_token_minutes)
         ),
         passwords=Passwords(),
+        thread_tokens=ThreadTokens.from_keyring(settings.keyring()),
     )
 
 
@@ -95,6 +98,7 @@ def _dependencies(rt: Runtime) -> dict[str, Provide]:
         "client_ip": Provide(provide_client_ip, sync_to_thread=False),
         "passwords": constant(rt.passwords),
         "tokens": constant(rt.tokens),
+        "thread_tokens": constant(rt.thread_tokens),
         "wake_relay": constant(wake),
         "readiness": constant(readiness_checks(rt.broker, rt.engine)),
     }

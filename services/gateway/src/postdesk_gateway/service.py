@@ -1,8 +1,10 @@
 """Use cases of the gateway. Each takes its session and ports as arguments.
 
-Every read of a ticket's mail writes an audit row, committed before the
-data is returned; a reply's outbound.requested event is committed through the outbox in the
-same transaction as its audit row, then the relay is woken to publish it.
+Every read of a ticket's mail or history writes an audit row, committed before
+the data is returned. A reply's outbound.requested and an agent's
+ticket.updated are committed through the outbox in the same transaction as
+their audit row (and, for a change, the ticket and its history rows), then
+the relay is woken to publish them.
 """
 
 from __future__ import annotations
@@ -10,19 +12,32 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import structlog
-from postdesk_contracts import Address, EventType, OutboundRequested, new_envelope
+from postdesk_contracts import (
+    Address,
+    EventType,
+    OutboundRequested,
+    TicketChange,
+    TicketUpdated,
+    new_envelope,
+)
 from postdesk_contracts.api import (
     Me,
     NotificationList,
     ReplyAccepted,
     TicketDetail,
+    TicketFieldChange,
+    TicketHistoryList,
     TicketPage,
+    TicketUpdate,
+    TicketUpdateResult,
     TokenResponse,
 )
+from postdesk_runtime import ThreadTokens
 from postdesk_runtime.outbox import outbox_row
-from postdesk_schema import Ticket, TicketStatus
+from postdesk_schema import Ticket, TicketHistory, TicketPriority, TicketStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import db, views
@@ -30,16 +45,19 @@ from postdesk_gateway.auth import Passwords, TokenService
 from postdesk_gateway.domain import (
     AuthenticationError,
     CurrentUser,
+    FieldChange,
     ForbiddenError,
     NotFoundError,
     TicketCursor,
     decode_cursor,
     encode_cursor,
+    field_changes,
     reply_references,
     reply_subject,
 )
 
 SERVICE = "gateway"
+AGENT_RULE = "agent"
 log = structlog.get_logger(__name__)
 
 
@@ -112,6 +130,122 @@ async def read_ticket(
     return detail
 
 
+async def ticket_history(
+    session: AsyncSession, user: CurrentUser, ticket_id: uuid.UUID, *, ip: str
+) -> TicketHistoryList:
+    """Why the ticket is as it is, oldest first; audit-logged like a read of the ticket."""
+    ticket = await _visible_ticket(session, user, ticket_id)
+    history = views.ticket_history(await db.ticket_history(session, ticket))
+    db.audit(
+        session,
+        user,
+        action="ticket.history_read",
+        object_type="ticket",
+        object_id=ticket.id,
+        ip=ip,
+    )
+    await session.commit()
+    return history
+
+
+async def _require_send_right(session: AsyncSession, user: CurrentUser, ticket: Ticket) -> None:
+    """Acting on a ticket takes can_send on its mailbox (primary, backup) or tenant admin."""
+    if user.is_admin:
+        return
+    assignment = await db.active_assignment(session, user, ticket.account_id)
+    if assignment is None or not assignment.can_send:
+        raise ForbiddenError("you may not act for this mailbox")
+
+
+def _apply(ticket: Ticket, changes: list[FieldChange], now: datetime) -> None:
+    """Set the changed fields. closed_at follows the status; resolved_at is the
+    router's (its SLA code stops the clocks and records the resolution)."""
+    for change in changes:
+        if change.field == "status":
+            ticket.status = TicketStatus(change.new)
+            ticket.closed_at = now if ticket.status is TicketStatus.CLOSED else None
+        elif change.field == "priority":
+            ticket.priority = TicketPriority(change.new)
+    ticket.updated_at = now
+
+
+async def update_ticket(
+    session: AsyncSession,
+    user: CurrentUser,
+    ticket_id: uuid.UUID,
+    update: TicketUpdate,
+    *,
+    ip: str,
+    wake_relay: Callable[[], None],
+) -> TicketUpdateResult:
+    """An agent sets a ticket's status or priority.
+
+    The row is locked while the change is made, so `old` in the history and in
+    ticket.updated is the value really replaced. One transaction holds the
+    ticket, a history row per changed field, the audit row and ticket.updated;
+    asking for the values the ticket already has changes, records and emits nothing.
+    Needs the send right (403), on a visible ticket (404).
+    """
+    ticket = await db.get_visible_ticket(session, user, ticket_id, lock=True)
+    if ticket is None:
+        raise NotFoundError("ticket not found")
+    await _require_send_right(session, user, ticket)
+    changes = field_changes(
+        {"status": str(ticket.status), "priority": str(ticket.priority)},
+        {"status": update.status, "priority": update.priority},
+    )
+    if not changes:
+        unchanged = TicketUpdateResult(ticket=views.ticket_summary(ticket), changes=[])
+        await session.rollback()  # releases the row lock (and expires `ticket`)
+        return unchanged
+    now = datetime.now(UTC)
+    _apply(ticket, changes, now)
+    envelope = new_envelope(
+        EventType.TICKET_UPDATED,
+        TicketUpdated(
+            ticket_id=ticket.id,
+            account_id=ticket.account_id,
+            changes=[TicketChange(field=c.field, old=c.old, new=c.new) for c in changes],
+            rule=AGENT_RULE,
+            actor_id=user.id,
+        ),
+        tenant_id=user.tenant_id,
+    )
+    session.add(outbox_row(SERVICE, envelope))
+    for change in changes:
+        session.add(
+            TicketHistory(
+                tenant_id=ticket.tenant_id,
+                ticket_id=ticket.id,
+                kind=change.field,
+                rule=AGENT_RULE,
+                detail=f"{change.old} -> {change.new}",
+                actor_user_id=user.id,
+                event_id=envelope.id,
+                created_at=now,
+            )
+        )
+    db.audit(
+        session,
+        user,
+        action="ticket.updated",
+        object_type="ticket",
+        object_id=ticket.id,
+        ip=ip,
+        detail={
+            "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes],
+            "event_id": str(envelope.id),
+        },
+    )
+    await session.commit()
+    wake_relay()
+    log.info("ticket updated", ticket_id=str(ticket.id), fields=[c.field for c in changes])
+    return TicketUpdateResult(
+        ticket=views.ticket_summary(ticket),
+        changes=[TicketFieldChange(field=c.field, old=c.old, new=c.new) for c in changes],
+    )
+
+
 async def request_reply(
     session: AsyncSession,
     user: CurrentUser,
@@ -120,19 +254,22 @@ async def request_reply(
     *,
     ip: str,
     wake_relay: Callable[[], None],
+    thread_tokens: ThreadTokens,
 ) -> ReplyAccepted:
     """Queue a reply to the ticket's customer: outbound.requested through the outbox.
 
     Needs can_send on the ticket's mailbox (or tenant admin): 403 otherwise,
-    404 if the ticket is not visible at all.
+    404 if the ticket is not visible at all. The reply carries a Message-ID
+    signed for the ticket and, when it fits, a Reply-To with the ticket's
+    reply token, so the router files the customer's answer on this ticket.
     """
     ticket = await _visible_ticket(session, user, ticket_id)
-    if not user.is_admin:
-        assignment = await db.active_assignment(session, user, ticket.account_id)
-        if assignment is None or not assignment.can_send:
-            raise ForbiddenError("you may not send from this mailbox")
+    await _require_send_right(session, user, ticket)
+    account = await db.ticket_account(session, ticket)
     parent = await db.last_inbound_message(session, ticket)
     outbound_id = uuid.uuid4()
+    domain = account.address.rpartition("@")[2]
+    reply_address = thread_tokens.reply_address(ticket.id, account.address)
     payload = OutboundRequested(
         outbound_id=outbound_id,
         account_id=ticket.account_id,
@@ -144,6 +281,10 @@ async def request_reply(
         in_reply_to=parent.message_id_header if parent else None,
         references=reply_references(parent.message_id_header, parent.references) if parent else [],
         requested_by=user.id,
+        message_id=thread_tokens.message_id(ticket.id, str(outbound_id), domain)
+        if domain
+        else None,
+        reply_to=[Address(name=account.display_name, email=reply_address)] if reply_address else [],
     )
     envelope = new_envelope(EventType.OUTBOUND_REQUESTED, payload, tenant_id=user.tenant_id)
     session.add(outbox_row(SERVICE, envelope))

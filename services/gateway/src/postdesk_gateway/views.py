@@ -12,6 +12,8 @@ from postdesk_contracts.api import (
     MessageView,
     NotificationView,
     TicketDetail,
+    TicketHistoryEntry,
+    TicketHistoryList,
     TicketSummary,
 )
 from postdesk_schema import (
@@ -21,6 +23,7 @@ from postdesk_schema import (
     Message,
     Notification,
     Ticket,
+    TicketHistory,
 )
 
 from postdesk_gateway.domain import CurrentUser
@@ -104,6 +107,9 @@ def message_view(message: Message, attachments: list[Attachment]) -> MessageView
         text_body=message.text_body,
         html_body=message.html_body,
         match_rule=message.match_rule,
+        outbound_id=message.outbound_id,
+        delivery_status=message.delivery_status,
+        delivery_failure=message.delivery_failure,
         created_at=message.created_at,
         attachments=[
             AttachmentInfo(
@@ -124,7 +130,33 @@ def ticket_detail(ticket: Ticket, messages: list[tuple[Message, list[Attachment]
         **_summary_fields(ticket),
         first_responded_at=ticket.first_responded_at,
         resolved_at=ticket.resolved_at,
+        closed_at=ticket.closed_at,
+        assignment_rule=ticket.assignment_rule,
+        linked_ticket_id=ticket.linked_ticket_id,
+        merged_into_id=ticket.merged_into_id,
+        reopened_count=ticket.reopened_count,
+        response_minutes=ticket.response_minutes,
+        resolution_minutes=ticket.resolution_minutes,
         messages=[message_view(m, atts) for m, atts in messages],
+    )
+
+
+def ticket_history(rows: list[TicketHistory]) -> TicketHistoryList:
+    return TicketHistoryList(
+        items=[
+            TicketHistoryEntry(
+                id=row.id,
+                ticket_id=row.ticket_id,
+                kind=row.kind,
+                rule=row.rule,
+                detail=row.detail,
+                message_id=row.message_id,
+                actor_user_id=row.actor_user_id,
+                event_id=row.event_id,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
     )
 
 

@@ -1,6 +1,7 @@
 """Who hears about an assignment, and what the notification says. No I/O.
 
 Invariants:
+- Mail imported from a mailbox backfill never notifies anyone.
 - A notification goes only to an active user of the ticket's own tenant.
 - The event's tenant, when given, must be the ticket's tenant; a mismatch
   is refused rather than notified across tenants.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+
+from postdesk_contracts import TicketAssigned, TicketCreated, TicketMessageAdded
 
 ASSIGNED_KIND = "ticket.assigned"
 MAX_TITLE_CHARS = 255
@@ -43,6 +46,11 @@ class NotificationDraft:
 @dataclass(frozen=True)
 class Skipped:
     reason: str
+
+
+def skip_backfill(payload: TicketAssigned | TicketCreated | TicketMessageAdded) -> Skipped | None:
+    """Why an event of imported mail notifies nobody; None for live mail."""
+    return Skipped("imported from a mailbox backfill") if payload.imported else None
 
 
 def assignment_title(number: int, subject: str) -> str:

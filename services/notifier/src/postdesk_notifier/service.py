@@ -19,7 +19,7 @@ from postdesk_runtime import claim_event, outbox_row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_notifier import db
-from postdesk_notifier.domain import Skipped, plan_assignment_notification
+from postdesk_notifier.domain import Skipped, plan_assignment_notification, skip_backfill
 
 SERVICE = "notifier"
 
@@ -50,10 +50,17 @@ class NotifyOutcome:
 async def notify_assignment(
     session: AsyncSession, event: Envelope[TicketAssigned]
 ) -> NotifyOutcome:
-    """Record the assignee's in-app notification and emit notification.created, once per event."""
+    """Record the assignee's in-app notification and emit notification.created, once per event.
+
+    An assignment of imported (backfilled) mail is consumed without notifying anyone."""
     if not await claim_event(session, SERVICE, event.id):
         return NotifyOutcome(NotifyStatus.ALREADY_PROCESSED)
     assigned = event.payload
+    if (backfill := skip_backfill(assigned)) is not None:
+        log.info(
+            "assignment not notified", reason=backfill.reason, ticket_id=str(assigned.ticket_id)
+        )
+        return NotifyOutcome(NotifyStatus.SKIPPED, reason=backfill.reason)
     ticket = await db.load_ticket(session, assigned.ticket_id)
     if ticket is None:
         raise TicketNotFoundError(f"ticket {assigned.ticket_id} does not exist")

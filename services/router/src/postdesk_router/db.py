@@ -20,11 +20,13 @@ from postdesk_schema import (
     InboundAddress,
     InboundDomain,
     Message,
+    OutboundMessage,
     Tenant,
     Ticket,
+    TicketHistory,
     User,
 )
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -40,6 +42,29 @@ class AccountRef:
     tenant_id: uuid.UUID
     address: str
     department_id: uuid.UUID | None
+    reopen_policy: str = "reopen"
+    subject_match_days: int | None = None
+
+
+_ACCOUNT_COLUMNS = (
+    col(EmailAccount.id),
+    col(EmailAccount.tenant_id),
+    col(EmailAccount.address),
+    col(EmailAccount.department_id),
+    col(EmailAccount.reopen_policy),
+    col(EmailAccount.subject_match_days),
+)
+
+
+def _account_ref(row: Any) -> AccountRef:
+    return AccountRef(
+        row.id,
+        row.tenant_id,
+        row.address,
+        row.department_id,
+        row.reopen_policy,
+        row.subject_match_days,
+    )
 
 
 @dataclass(frozen=True)
@@ -53,17 +78,11 @@ async def active_accounts(session: AsyncSession, addresses: Sequence[str]) -> di
     if not addresses:
         return {}
     rows = await session.execute(
-        select(
-            col(EmailAccount.id),
-            col(EmailAccount.tenant_id),
-            col(EmailAccount.address),
-            col(EmailAccount.department_id),
-        ).where(col(EmailAccount.address).in_(addresses), col(EmailAccount.is_active).is_(True))
+        select(*_ACCOUNT_COLUMNS).where(
+            col(EmailAccount.address).in_(addresses), col(EmailAccount.is_active).is_(True)
+        )
     )
-    return {
-        row.address: AccountRef(row.id, row.tenant_id, row.address, row.department_id)
-        for row in rows
-    }
+    return {row.address: _account_ref(row) for row in rows}
 
 
 async def inbound_address_accounts(
@@ -73,13 +92,7 @@ async def inbound_address_accounts(
     if not addresses:
         return {}
     rows: Result[Any] = await session.execute(
-        select(
-            col(InboundAddress.address).label("inbound"),
-            col(EmailAccount.id),
-            col(EmailAccount.tenant_id),
-            col(EmailAccount.address),
-            col(EmailAccount.department_id),
-        )
+        select(col(InboundAddress.address).label("inbound"), *_ACCOUNT_COLUMNS)
         .join(EmailAccount, col(EmailAccount.id) == col(InboundAddress.account_id))
         .where(
             col(InboundAddress.address).in_(addresses),
@@ -87,10 +100,7 @@ async def inbound_address_accounts(
             col(EmailAccount.is_active).is_(True),
         )
     )
-    return {
-        row.inbound: AccountRef(row.id, row.tenant_id, row.address, row.department_id)
-        for row in rows
-    }
+    return {row.inbound: _account_ref(row) for row in rows}
 
 
 async def catch_all_accounts(
@@ -100,20 +110,11 @@ async def catch_all_accounts(
     if not domains:
         return {}
     rows = await session.execute(
-        select(
-            col(InboundDomain.domain),
-            col(EmailAccount.id),
-            col(EmailAccount.tenant_id),
-            col(EmailAccount.address),
-            col(EmailAccount.department_id),
-        )
+        select(col(InboundDomain.domain), *_ACCOUNT_COLUMNS)
         .join(EmailAccount, col(EmailAccount.id) == col(InboundDomain.catch_all_account_id))
         .where(col(InboundDomain.domain).in_(domains), col(EmailAccount.is_active).is_(True))
     )
-    return {
-        row.domain: AccountRef(row.id, row.tenant_id, row.address, row.department_id)
-        for row in rows
-    }
+    return {row.domain: _account_ref(row) for row in rows}
 
 
 MAX_LOCKED_MESSAGE_IDS = 64
@@ -310,3 +311,191 @@ async def record_processing(
         event_id=event_id,
         detail=detail,
     )
+
+
+@dataclass(frozen=True)
+class TicketState:
+    id: uuid.UUID
+    status: str
+    priority: str
+    account_id: uuid.UUID
+
+
+async def ticket_state(session: AsyncSession, ticket_id: uuid.UUID) -> TicketState:
+    row = (
+        await session.execute(
+            select(
+                col(Ticket.id), col(Ticket.status), col(Ticket.priority), col(Ticket.account_id)
+            ).where(col(Ticket.id) == ticket_id)
+        )
+    ).one()
+    return TicketState(row.id, str(row.status), str(row.priority), row.account_id)
+
+
+async def tenant_ticket(
+    session: AsyncSession, tenant_id: uuid.UUID, ticket_id: uuid.UUID
+) -> uuid.UUID | None:
+    """`ticket_id` when it is a ticket of the tenant, else None."""
+    return (
+        await session.execute(
+            select(col(Ticket.id)).where(
+                col(Ticket.id) == ticket_id, col(Ticket.tenant_id) == tenant_id
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def is_staff(session: AsyncSession, tenant_id: uuid.UUID, address: str | None) -> bool:
+    """Whether `address` is an active user of the tenant (login or company address)."""
+    wanted = (address or "").strip().lower()
+    if not wanted:
+        return False
+    found = await session.execute(
+        select(col(User.id))
+        .where(
+            col(User.tenant_id) == tenant_id,
+            col(User.is_active).is_(True),
+            or_(
+                func.lower(col(User.email)) == wanted,
+                func.lower(col(User.company_email)) == wanted,
+            ),
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
+MAX_SUBJECT_CANDIDATES = 20
+
+
+async def recent_tickets_of_sender(
+    session: AsyncSession, tenant_id: uuid.UUID, sender: str, since: datetime
+) -> list[tuple[uuid.UUID, str]]:
+    """(id, subject) of the sender's unmerged tickets active since `since`, newest first."""
+    rows = await session.execute(
+        select(col(Ticket.id), col(Ticket.subject))
+        .where(
+            col(Ticket.tenant_id) == tenant_id,
+            col(Ticket.customer_email) == sender,
+            col(Ticket.merged_into_id).is_(None),
+            col(Ticket.last_message_at) >= since,
+        )
+        .order_by(col(Ticket.last_message_at).desc())
+        .limit(MAX_SUBJECT_CANDIDATES)
+    )
+    return [(row.id, row.subject) for row in rows]
+
+
+async def outbound_message_ids(
+    session: AsyncSession, tenant_id: uuid.UUID, message_ids: Sequence[str]
+) -> set[str]:
+    """Those of `message_ids` that are messages we sent (direction outbound)."""
+    if not message_ids:
+        return set()
+    rows = await session.execute(
+        select(col(Message.message_id_header)).where(
+            col(Message.tenant_id) == tenant_id,
+            col(Message.message_id_header).in_(message_ids),
+            col(Message.direction) == "outbound",
+        )
+    )
+    return {row.message_id_header for row in rows}
+
+
+async def change_status(
+    session: AsyncSession, ticket_id: uuid.UUID, status: str, *, reopened: bool
+) -> None:
+    """Set the (locked) ticket's status; a reopen counts and clears closed_at."""
+    values: dict[str, Any] = {"status": status, "updated_at": datetime.now(UTC)}
+    if reopened:
+        values |= {
+            "reopened_count": col(Ticket.reopened_count) + 1,
+            "closed_at": None,
+            "resolved_at": None,
+        }
+    await session.execute(update(Ticket).where(col(Ticket.id) == ticket_id).values(**values))
+
+
+async def note_activity(
+    session: AsyncSession, ticket_id: uuid.UUID, at: datetime, *, by_staff: bool
+) -> None:
+    """Record the latest customer message or agent reply on the ticket."""
+    column = Ticket.last_agent_reply_at if by_staff else Ticket.last_customer_message_at
+    await session.execute(
+        update(Ticket)
+        .where(col(Ticket.id) == ticket_id)
+        .values({col(column): func.greatest(func.coalesce(col(column), at), at)})
+    )
+
+
+def history(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    kind: str,
+    rule: str,
+    detail: str = "",
+    message_id: uuid.UUID | None = None,
+    event_id: uuid.UUID | None = None,
+) -> None:
+    session.add(
+        TicketHistory(
+            tenant_id=tenant_id,
+            ticket_id=ticket_id,
+            message_id=message_id,
+            kind=kind,
+            rule=rule,
+            detail=detail,
+            event_id=event_id,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class BouncedMessage:
+    id: uuid.UUID
+    message_id_header: str
+    outbound_id: uuid.UUID | None
+    account_id: uuid.UUID
+    ticket_id: uuid.UUID
+
+
+async def mark_bounced(
+    session: AsyncSession, tenant_id: uuid.UUID, message_ids: Sequence[str], reason: str
+) -> list[BouncedMessage]:
+    """Mark the tenant's outbound messages among `message_ids` bounced, with the reason, and
+    the outbound service's rows of them failed (ADR 0002: the one row the router writes there).
+    Returns the messages newly marked; one already marked is not returned again."""
+    marked = await session.execute(
+        update(Message)
+        .where(
+            col(Message.tenant_id) == tenant_id,
+            col(Message.message_id_header).in_(message_ids),
+            col(Message.direction) == "outbound",
+            col(Message.delivery_status) != "bounced",
+        )
+        .values(delivery_status="bounced", delivery_failure=reason)
+        .returning(
+            col(Message.id),
+            col(Message.message_id_header),
+            col(Message.outbound_id),
+            col(Message.account_id),
+            col(Message.ticket_id),
+        )
+    )
+    bounced = [
+        BouncedMessage(r.id, r.message_id_header, r.outbound_id, r.account_id, r.ticket_id)
+        for r in marked
+    ]
+    outbound_ids = [b.outbound_id for b in bounced if b.outbound_id is not None]
+    if outbound_ids:
+        await session.execute(
+            update(OutboundMessage)
+            .where(
+                col(OutboundMessage.id).in_(outbound_ids),
+                col(OutboundMessage.tenant_id) == tenant_id,
+            )
+            .values(status="failed", failure_reason=reason, updated_at=datetime.now(UTC))
+        )
+    return bounced

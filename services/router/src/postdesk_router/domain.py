@@ -10,29 +10,35 @@ Invariants:
   inbound domain with a catch-all account go to that account. (Ingest's
   recipient directory applies the same rules before it accepts a mail.)
 - Threading keys are In-Reply-To first, then References newest first (the
-  last reference is the direct parent); each key appears once.
-- A ticket tag in the subject ("[#1234]") is tried only when In-Reply-To
-  and References match nothing stored.
+  last reference is the direct parent); each key appears once. A bounce
+  adds the Message-ID of the message it reports on, first.
+- Then, in order, when nothing before matched: a ticket token (reply-token
+  address, then a signed Message-ID among the keys), the ticket tag in the
+  subject ("[#1234]"), and, when the account sets subject_match_days, the
+  sender's latest ticket with the same normalised subject within that many
+  days. A token naming the ticket the keys matched makes that match a token
+  match.
 - Who may add to a ticket: a matched message joins the ticket only when its
   sender (From) is a participant -- the ticket's customer, an address in
   From/To/Cc of a message on the ticket, or an active user of the tenant --
-  or when the match came from a token only we could have issued (reply
-  tokens, signed Message-IDs: none exists yet, so TOKEN_RULES is empty; a
-  bare Message-ID is not such a token, anyone a mail was forwarded to has
-  it). Otherwise the message opens a new ticket linked to the matched one,
+  or when the match came from a token only we could have issued (reply-token
+  addresses, signed Message-IDs: TOKEN_RULES; a bare Message-ID is not such
+  a token, anyone a mail was forwarded to has it). Otherwise the message opens a new ticket linked to the matched one,
   so a subject tag never lets a stranger in and a BCC'd reply never
   becomes part of (or the customer of) the ticket.
-- Assignment: an active primary with an active user wins; otherwise the
-  active backup with the lowest priority; viewers are never assigned.
+- Assignment (`choose_assignee`, hours and department strategies aside): an
+  active primary with an active user wins; otherwise the active backup with
+  the lowest priority; viewers are never assigned. Working hours and the
+  department strategies are applied by postdesk_router.assignment.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from postdesk_contracts import Address, MailParsed
 from postdesk_contracts.addressing import domain_of, without_plus
@@ -49,13 +55,52 @@ class MatchRule(StrEnum):
 
     IN_REPLY_TO = "in-reply-to"
     REFERENCES = "references"
+    BOUNCED_MESSAGE = "bounced-message"
+    REPLY_TOKEN = "reply-token"  # noqa: S105  # a rule name, not a secret
+    SIGNED_MESSAGE_ID = "signed-message-id"
     SUBJECT_TAG = "subject-tag"
+    SENDER_SUBJECT = "sender-subject"
     NEW_TICKET = "new-ticket"
 
 
 # Rules whose match proves the sender holds a token only we issued; they join without
-# participation. Reply-token addresses and signed Message-IDs will be added here.
-TOKEN_RULES: frozenset[MatchRule] = frozenset()
+# participation.
+TOKEN_RULES: frozenset[MatchRule] = frozenset({MatchRule.REPLY_TOKEN, MatchRule.SIGNED_MESSAGE_ID})
+CLOSED_STATUSES = frozenset({"resolved", "closed"})
+
+
+class ClosedTicketAction(StrEnum):
+    """What a message that matched a ticket does to its status."""
+
+    NONE = "none"
+    REOPEN = "reopen"
+    FOLLOW_UP = "follow-up"
+    CUSTOMER_REPLIED = "customer-replied"
+
+
+def closed_ticket_action(
+    status: str, mail_kind: str, reopen_policy: str, *, from_staff: bool
+) -> ClosedTicketAction:
+    """A human message to a resolved or closed ticket reopens it, or opens a linked follow-up
+    when the account says so; a customer's message to a pending ticket makes it open again.
+    Auto-replies, bounces, list mail and spam never change a status; neither does staff mail
+    to a pending ticket (the ticket still waits on the customer)."""
+    if mail_kind != "human":
+        return ClosedTicketAction.NONE
+    if status in CLOSED_STATUSES:
+        if reopen_policy == "follow_up":
+            return ClosedTicketAction.FOLLOW_UP
+        return ClosedTicketAction.REOPEN
+    if status == "pending" and not from_staff:
+        return ClosedTicketAction.CUSTOMER_REPLIED
+    return ClosedTicketAction.NONE
+
+
+def follow_up_rule(rule: str) -> str:
+    """messages.match_rule of a message that opened a follow-up of the closed ticket it matched."""
+    return f"follow-up:{rule}"
+
+
 MAX_TICKET_NUMBER = 2**63 - 1
 
 
@@ -64,6 +109,17 @@ class AssignmentRule(StrEnum):
 
     PRIMARY = "primary"
     BACKUP = "backup"
+    PRIORITY = "priority"
+    ROUND_ROBIN = "round-robin"
+    LEAST_OPEN = "least-open"
+    # nobody eligible was within working hours; the strategy then ignored hours
+    PRIMARY_OUTSIDE_HOURS = "primary-outside-hours"
+    BACKUP_OUTSIDE_HOURS = "backup-outside-hours"
+    PRIORITY_OUTSIDE_HOURS = "priority-outside-hours"
+    ROUND_ROBIN_OUTSIDE_HOURS = "round-robin-outside-hours"
+    LEAST_OPEN_OUTSIDE_HOURS = "least-open-outside-hours"
+    # the scanner moved a ticket left unanswered past the account's threshold
+    UNANSWERED_REASSIGN = "unanswered-reassign"
 
 
 @dataclass(frozen=True)
@@ -76,13 +132,20 @@ class ThreadKey:
 
 @dataclass(frozen=True)
 class AssignmentCandidate:
-    """One assignment of the account, with its user's state."""
+    """One assignment of the account, with its user's state.
+
+    `working_hours` and `timezone` are the user's (users.working_hours,
+    users.timezone); empty hours mean always working.
+    """
 
     user_id: uuid.UUID
     role: str
     priority: int
     assignment_active: bool
     user_active: bool
+    name: str = ""
+    timezone: str = "UTC"
+    working_hours: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def eligible(self) -> bool:
@@ -146,12 +209,15 @@ def normalise_message_id(value: str) -> str:
     return value.strip().removeprefix("<").removesuffix(">").strip()
 
 
-def threading_keys(in_reply_to: Sequence[str], references: Sequence[str]) -> list[ThreadKey]:
-    """Keys to look up in order: In-Reply-To, then References from newest to oldest."""
+def threading_keys(
+    in_reply_to: Sequence[str], references: Sequence[str], bounced: str | None = None
+) -> list[ThreadKey]:
+    """Keys to look up in order: the message a bounce reports on, In-Reply-To, then
+    References from newest to oldest."""
     keys: dict[str, ThreadKey] = {}
-    named = [(v, MatchRule.IN_REPLY_TO) for v in in_reply_to] + [
-        (v, MatchRule.REFERENCES) for v in reversed(references)
-    ]
+    named = [(bounced, MatchRule.BOUNCED_MESSAGE)] if bounced else []
+    named += [(v, MatchRule.IN_REPLY_TO) for v in in_reply_to]
+    named += [(v, MatchRule.REFERENCES) for v in reversed(references)]
     for value, rule in named:
         message_id = normalise_message_id(value)
         if message_id and message_id not in keys:
@@ -179,10 +245,13 @@ def ticket_tag_number(tag: str | None) -> int | None:
 def may_join(sender: str | None, participants: Collection[str], rule: MatchRule) -> bool:
     """Whether a message from `sender` that matched a ticket by `rule` may join it.
 
+    A bounce of a message we sent joins whoever reports it (the caller keeps
+    the bounced-message key only for bounces of our own outbound messages).
+
     `participants` are the ticket's participant addresses (lower-cased); the
     caller may pass only those among the sender's addresses.
     """
-    if rule in TOKEN_RULES:
+    if rule in TOKEN_RULES or rule == MatchRule.BOUNCED_MESSAGE:
         return True
     address = (sender or "").strip().lower()
     return bool(address) and address in participants
@@ -240,3 +309,17 @@ def ticket_subject(subject: str) -> str:
 def pg_text(value: str) -> str:
     """`value` without NUL characters, which PostgreSQL text and jsonb cannot hold."""
     return value.replace("\x00", "")
+
+
+MAX_BOUNCE_REASON_CHARS = 500
+
+
+def bounce_reason(status: str, diagnostic: str, recipients: Sequence[str]) -> str:
+    """The failure recorded for a bounced message: status, recipients and the MTA's words."""
+    parts = [f"bounced ({status})" if status else "bounced"]
+    if recipients:
+        parts.append("for " + ", ".join(recipients[:5]) + (" ..." if len(recipients) > 5 else ""))
+    if diagnostic:
+        parts.append(pg_text(diagnostic).strip())
+    reason = ": ".join([parts[0], " ".join(parts[1:])]) if len(parts) > 1 else parts[0]
+    return reason[:MAX_BOUNCE_REASON_CHARS]

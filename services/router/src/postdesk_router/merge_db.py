@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from postdesk_schema import Message, Ticket, TicketStatus
+from postdesk_schema import Message, SlaTimer, Ticket, TicketStatus
 from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,7 @@ class TicketRef:
     id: uuid.UUID
     number: int
     customer_email: str = ""
+    account_id: uuid.UUID | None = None
 
 
 async def live_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID:
@@ -74,14 +75,18 @@ async def lock_live_tickets(
     """Lock those of `ticket_ids` not merged yet, in id order; oldest first in the result."""
     rows = await session.execute(
         select(
-            col(Ticket.id), col(Ticket.number), col(Ticket.customer_email), col(Ticket.created_at)
+            col(Ticket.id),
+            col(Ticket.number),
+            col(Ticket.customer_email),
+            col(Ticket.account_id),
+            col(Ticket.created_at),
         )
         .where(col(Ticket.id).in_(ticket_ids), col(Ticket.merged_into_id).is_(None))
         .order_by(col(Ticket.id))
         .with_for_update()
     )
     ordered = sorted(rows, key=lambda row: (row.created_at, row.id))
-    return [TicketRef(row.id, row.number, row.customer_email) for row in ordered]
+    return [TicketRef(row.id, row.number, row.customer_email, row.account_id) for row in ordered]
 
 
 async def link(session: AsyncSession, to: uuid.UUID, tickets: Sequence[uuid.UUID]) -> None:
@@ -96,7 +101,8 @@ async def link(session: AsyncSession, to: uuid.UUID, tickets: Sequence[uuid.UUID
 
 async def absorb(session: AsyncSession, survivor: uuid.UUID, absorbed: Sequence[uuid.UUID]) -> int:
     """Move every message of `absorbed` to `survivor`, mark them merged and closed (the rows
-    stay, as history), recount the survivor; returns how many messages moved."""
+    stay, as history) with their SLA clocks stopped, recount the survivor; returns how many
+    messages moved."""
     now = datetime.now(UTC)
     latest = (
         select(func.max(col(Ticket.last_message_at)))
@@ -121,6 +127,12 @@ async def absorb(session: AsyncSession, survivor: uuid.UUID, absorbed: Sequence[
         .values(
             merged_into_id=survivor, status=TicketStatus.CLOSED, message_count=0, updated_at=now
         )
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(SlaTimer)
+        .where(col(SlaTimer.ticket_id).in_(absorbed), col(SlaTimer.state) != "stopped")
+        .values(state="stopped", stopped_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     count = (

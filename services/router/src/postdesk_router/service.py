@@ -12,7 +12,7 @@ could never emit different ids even if its claim were lost.
 
 from __future__ import annotations
 
-import json
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,42 +21,50 @@ from typing import Any
 
 import structlog
 from postdesk_contracts import (
-    Address,
     Envelope,
     EventType,
+    MailFailed,
     MailParsed,
     MailRejected,
-    TicketAssigned,
-    TicketCreated,
-    TicketMessageAdded,
+    TicketChange,
+    TicketUpdated,
     new_envelope,
 )
 from postdesk_contracts.envelope import derived_event_id
-from postdesk_runtime import BlobStore, Sessions, claim_event, outbox_row
-from postdesk_schema import Attachment, Message, Ticket
+from postdesk_contracts.events import MailKind
+from postdesk_runtime import BlobStore, Sessions, ThreadTokens, claim_event, outbox_row
+from postdesk_runtime.failpoints import failpoint
+from postdesk_schema import TicketPriority, TicketStatus
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postdesk_router import db, merge_db
+from postdesk_router import (
+    assignment_db,
+    autoreply_db,
+    db,
+    envelopes,
+    matching,
+    merge_db,
+    rows,
+    sla_db,
+)
 from postdesk_router.db import AccountRef
 from postdesk_router.domain import (
-    AssigneeChoice,
-    MatchRule,
+    ClosedTicketAction,
     account_lookup_keys,
+    bounce_reason,
     choose_account,
-    choose_assignee,
-    choose_thread,
-    customer_of,
-    linked_rule,
-    may_join,
-    pg_text,
+    closed_ticket_action,
+    follow_up_rule,
     recipient_candidates,
     threading_keys,
     ticket_subject,
-    ticket_tag_number,
     unknown_recipient_reason,
 )
 from postdesk_router.merge import absorb_early_replies
+from postdesk_router.settings import RouterSettings
+
+BACKFILL_SOURCE = "imap-backfill"
 
 SERVICE = "router"
 UNIQUE_VIOLATION = "23505"
@@ -82,28 +90,31 @@ class RouteOutcome:
     merged: tuple[uuid.UUID, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Match:
-    ticket_id: uuid.UUID | None
-    rule: str
-    joins: bool
-
-
-@dataclass(frozen=True)
-class _Body:
-    text: str
-    html: str | None
+@functools.cache
+def default_thread_tokens() -> ThreadTokens:
+    """Thread tokens under the keyring of the environment's settings."""
+    return ThreadTokens.from_keyring(RouterSettings().keyring())
 
 
 async def route_in_transaction(
-    sessions: Sessions, blobs: BlobStore, event: Envelope[MailParsed], *, attempts: int = 3
+    sessions: Sessions,
+    blobs: BlobStore,
+    event: Envelope[MailParsed],
+    *,
+    tokens: ThreadTokens | None = None,
+    attempts: int = 3,
 ) -> RouteOutcome:
     """Route `event` in a transaction of its own, retrying on a lost unique-constraint race
     or a deadlock (ticket merges lock rows that concurrent joins lock too)."""
     for attempt in range(1, attempts + 1):
         try:
             async with sessions() as session, session.begin():
-                return await route_message(session, blobs, event)
+                outcome = await route_message(
+                    session, blobs, event, tokens=tokens or default_thread_tokens()
+                )
+                failpoint("router.before_commit")  # kill tests: all written, nothing committed
+            failpoint("router.after_commit")  # kill tests: committed, the event not acked
+            return outcome
         except DBAPIError as error:
             if (
                 attempt == attempts
@@ -115,7 +126,11 @@ async def route_in_transaction(
 
 
 async def route_message(
-    session: AsyncSession, blobs: BlobStore, event: Envelope[MailParsed]
+    session: AsyncSession,
+    blobs: BlobStore,
+    event: Envelope[MailParsed],
+    *,
+    tokens: ThreadTokens,
 ) -> RouteOutcome:
     """Route one mail.parsed event inside the caller's transaction."""
     if not await claim_event(session, SERVICE, event.id):
@@ -129,7 +144,8 @@ async def route_message(
     if account is None:
         return await _reject(session, event, unknown_recipient_reason(candidates))
 
-    keys = threading_keys(mail.in_reply_to, mail.references)
+    bounced = mail.bounce.original_message_id if mail.bounce else None
+    keys = threading_keys(mail.in_reply_to, mail.references, bounced)
     await db.lock_message_ids(
         session, account.tenant_id, [mail.message_id, *(k.message_id for k in keys)]
     )
@@ -145,41 +161,78 @@ async def route_message(
         log.debug("duplicate message", message_id=str(existing.id))
         return RouteOutcome(RouteStatus.DUPLICATE, existing.ticket_id, existing.id)
 
-    body = await _load_body(blobs, mail.body_blob_ref)
-    thread = choose_thread(
-        keys, await db.tickets_of_messages(session, account.tenant_id, [k.message_id for k in keys])
-    )
-    if thread is None:
-        thread = await _tagged_ticket(session, account.tenant_id, mail.ticket_tag)
+    body = await rows.load_body(blobs, mail.body_blob_ref)
+    keys, ours = await matching.keys_of_our_bounces(session, account.tenant_id, mail, keys)
+    thread = await matching.find_thread(session, account, mail, keys, tokens)
+    match = await matching.match_ticket(session, account.tenant_id, mail, thread)
+    sender = mail.from_.email if mail.from_ else None
+    from_staff = await db.is_staff(session, account.tenant_id, sender)
+    action = ClosedTicketAction.NONE
+    if match.ticket_id is not None and match.joins:
+        action = closed_ticket_action(
+            match.status, mail.classification.kind, account.reopen_policy, from_staff=from_staff
+        )
+    imported = mail.source == BACKFILL_SOURCE
+    now = datetime.now(UTC)
     message_id = uuid.uuid4()
     events: list[Envelope[Any]] = []
-    choice: AssigneeChoice | None = None
-    match = await _match(session, account.tenant_id, mail, thread)
     rule = match.rule
-    if match.ticket_id is None or not match.joins:
-        # no match, or a sender who may not join the match: a new ticket, linked to it if any
-        ticket_id = uuid.uuid4()
-        number = await db.next_ticket_number(session, account.tenant_id)
-        choice = choose_assignee(await db.assignment_candidates(session, account.id))
-        session.add(
-            _new_ticket(ticket_id, number, account, mail, choice, linked_to=match.ticket_id)
+    created: _Created | None = None
+    if match.ticket_id is None or not match.joins or action == ClosedTicketAction.FOLLOW_UP:
+        # no match, a sender who may not join it, or a closed ticket followed up: a new ticket,
+        # linked to the matched one if any
+        if action == ClosedTicketAction.FOLLOW_UP:
+            rule = follow_up_rule(rule)
+        created = await _open_ticket(
+            session, event, account, message_id, linked_to=match.ticket_id, now=now
         )
-        await session.flush()
-        events.append(_ticket_created(event, account, ticket_id, number, message_id))
+        ticket_id, number = created.ticket_id, created.number
+        events.extend(created.events)
     else:
         ticket_id = match.ticket_id
         number = await db.add_message_to_ticket(session, ticket_id, mail.received_at)
 
-    session.add(_message(message_id, ticket_id, account, mail, body, rule))
+    session.add(rows.message_row(message_id, ticket_id, account, mail, body, rule))
     await session.flush()
-    session.add_all(_attachments(message_id, account.tenant_id, mail))
+    session.add_all(rows.attachment_rows(message_id, account.tenant_id, mail))
     merged = await absorb_early_replies(session, account.tenant_id, mail.message_id, ticket_id)
-    added = _message_added(event, account, ticket_id, message_id, rule)
+    events.extend(envelopes.merge_events(event, account, ticket_id, merged))
+    if mail.classification.kind == MailKind.HUMAN and not imported:
+        await db.note_activity(session, ticket_id, mail.received_at, by_staff=from_staff)
+        if from_staff and created is None:
+            await sla_db.on_agent_reply(session, ticket_id=ticket_id, at=mail.received_at)
+    if action in (ClosedTicketAction.REOPEN, ClosedTicketAction.CUSTOMER_REPLIED):
+        events.append(await _reopen(session, event, account, ticket_id, match.status, action, now))
+    if mail.bounce is not None and ours:
+        events.extend(await _record_bounce(session, event, account, ours, ticket_id))
+    added = envelopes.message_added(event, account, ticket_id, message_id, rule, imported=imported)
     events.append(added)
-    if choice is not None:
-        events.append(_ticket_assigned(event, account, ticket_id, choice))
+    db.history(
+        session,
+        tenant_id=account.tenant_id,
+        ticket_id=ticket_id,
+        kind="matched",
+        rule=str(rule),
+        detail=matching.match_detail(mail, rule, match, action),
+        message_id=message_id,
+        event_id=added.id,
+    )
     session.add_all([outbox_row(SERVICE, e) for e in events])
     await session.flush()
+    auto_reply = None
+    if created is not None and not imported:
+        auto_reply = await autoreply_db.maybe_auto_reply(
+            session,
+            event=event,
+            tenant_id=account.tenant_id,
+            account_id=account.id,
+            ticket_id=ticket_id,
+            ticket_number=number,
+            ticket_subject=ticket_subject(mail.subject),
+            tokens=tokens,
+            now=now,
+            message_id=message_id,
+        )
     await db.record_processing(
         session,
         **_log_fields(event),
@@ -193,37 +246,174 @@ async def route_message(
         RouteStatus.ROUTED,
         ticket_id,
         message_id,
-        emitted=len(events),
+        emitted=len(events) + int(auto_reply is not None and auto_reply.sent),
         merged=tuple(t.id for t in merged),
     )
 
 
-async def _tagged_ticket(
-    session: AsyncSession, tenant_id: uuid.UUID, tag: str | None
-) -> tuple[uuid.UUID, MatchRule] | None:
-    """The tenant's ticket the subject tag names, with the rule, or None."""
-    number = ticket_tag_number(tag)
-    ticket_id = None if number is None else await db.ticket_by_number(session, tenant_id, number)
-    return None if ticket_id is None else (ticket_id, MatchRule.SUBJECT_TAG)
+@dataclass(frozen=True)
+class _Created:
+    ticket_id: uuid.UUID
+    number: int
+    events: list[Envelope[Any]]
 
 
-async def _match(
+async def _open_ticket(
     session: AsyncSession,
-    tenant_id: uuid.UUID,
-    mail: MailParsed,
-    thread: tuple[uuid.UUID, MatchRule] | None,
-) -> _Match:
-    """The live ticket `thread` matched (locked; merges followed), whether the sender may join
-    it, and the message's match rule ("linked:..." when it may not)."""
-    if thread is None:
-        return _Match(None, MatchRule.NEW_TICKET, joins=False)
-    ticket_id, rule = await merge_db.live_ticket(session, thread[0]), thread[1]
-    sender = mail.from_.email if mail.from_ else None
-    participants = await db.participants_among(session, tenant_id, ticket_id, [sender or ""])
-    if may_join(sender, participants, rule):
-        return _Match(ticket_id, rule, joins=True)
-    log.debug("sender may not join the matched ticket", match_rule=str(rule))
-    return _Match(ticket_id, linked_rule(rule), joins=False)
+    event: Envelope[MailParsed],
+    account: AccountRef,
+    message_id: uuid.UUID,
+    *,
+    linked_to: uuid.UUID | None,
+    now: datetime,
+) -> _Created:
+    """A new ticket for the message, assigned, its SLA clocks started (not for imported mail)."""
+    mail = event.payload
+    imported = mail.source == BACKFILL_SOURCE
+    ticket_id = uuid.uuid4()
+    number = await db.next_ticket_number(session, account.tenant_id)
+    choice = await assignment_db.assign_new_ticket(
+        session,
+        tenant_id=account.tenant_id,
+        account_id=account.id,
+        department_id=account.department_id,
+        now=now,
+    )
+    session.add(rows.new_ticket_row(ticket_id, number, account, mail, choice, linked_to=linked_to))
+    await session.flush()
+    if not imported:
+        await sla_db.start_clocks(
+            session,
+            tenant_id=account.tenant_id,
+            ticket_id=ticket_id,
+            account_id=account.id,
+            department_id=account.department_id,
+            priority=str(TicketPriority.NORMAL),
+            at=mail.received_at,
+        )
+    created = envelopes.ticket_created(
+        event, account, ticket_id, number, message_id, linked_to=linked_to, imported=imported
+    )
+    events: list[Envelope[Any]] = [created]
+    db.history(
+        session,
+        tenant_id=account.tenant_id,
+        ticket_id=ticket_id,
+        kind="created",
+        rule="linked" if linked_to else "new",
+        detail=f"linked to ticket {linked_to}" if linked_to else "",
+        event_id=created.id,
+    )
+    if choice is not None:
+        assigned = envelopes.ticket_assigned(event, account, ticket_id, choice, imported=imported)
+        events.append(assigned)
+        db.history(
+            session,
+            tenant_id=account.tenant_id,
+            ticket_id=ticket_id,
+            kind="assigned",
+            rule=str(choice.rule),
+            detail=choice.reason,
+            event_id=assigned.id,
+        )
+    else:
+        db.history(
+            session,
+            tenant_id=account.tenant_id,
+            ticket_id=ticket_id,
+            kind="assigned",
+            rule="unassigned",
+            detail="nobody active holds the account as primary or backup",
+        )
+    return _Created(ticket_id, number, events)
+
+
+async def _reopen(
+    session: AsyncSession,
+    event: Envelope[MailParsed],
+    account: AccountRef,
+    ticket_id: uuid.UUID,
+    old_status: str,
+    action: ClosedTicketAction,
+    now: datetime,
+) -> Envelope[TicketUpdated]:
+    """Open the matched ticket again: a closed one reopened, or a pending one answered."""
+    reopened = action == ClosedTicketAction.REOPEN
+    await db.change_status(session, ticket_id, str(TicketStatus.OPEN), reopened=reopened)
+    await sla_db.on_status_change(
+        session, ticket_id=ticket_id, old=old_status, new=str(TicketStatus.OPEN), at=now
+    )
+    rule = "reopened-by-customer" if reopened else "customer-replied"
+    reason = (
+        f"a reply to the {old_status} ticket reopened it (account reopen policy)"
+        if reopened
+        else "the customer answered a ticket pending on them"
+    )
+    updated = new_envelope(
+        EventType.TICKET_UPDATED,
+        TicketUpdated(
+            ticket_id=ticket_id,
+            account_id=account.id,
+            changes=[TicketChange(field="status", old=old_status, new=str(TicketStatus.OPEN))],
+            rule=rule,
+            reason=reason,
+        ),
+        tenant_id=account.tenant_id,
+        caused_by=event,
+        event_id=derived_event_id(event.id, EventType.TICKET_UPDATED.value),
+    )
+    db.history(
+        session,
+        tenant_id=account.tenant_id,
+        ticket_id=ticket_id,
+        kind="status",
+        rule=rule,
+        detail=reason,
+        event_id=updated.id,
+    )
+    return updated
+
+
+async def _record_bounce(
+    session: AsyncSession,
+    event: Envelope[MailParsed],
+    account: AccountRef,
+    ours: set[str],
+    ticket_id: uuid.UUID,
+) -> list[Envelope[Any]]:
+    """Mark the outbound messages a bounce reports on as bounced; mail.failed for each."""
+    report = event.payload.bounce
+    assert report is not None  # the caller checked
+    reason = bounce_reason(report.status, report.reason, report.failed_recipients)
+    failed: list[Envelope[Any]] = []
+    for row in await db.mark_bounced(session, account.tenant_id, sorted(ours), reason):
+        if row.outbound_id is None:
+            continue
+        envelope = new_envelope(
+            EventType.MAIL_FAILED,
+            MailFailed(
+                outbound_id=row.outbound_id,
+                account_id=row.account_id,
+                ticket_id=row.ticket_id,
+                reason=reason,
+                permanent=not report.status.startswith("4"),
+            ),
+            tenant_id=account.tenant_id,
+            caused_by=event,
+            event_id=derived_event_id(event.id, f"mail.failed:{row.outbound_id}"),
+        )
+        failed.append(envelope)
+        db.history(
+            session,
+            tenant_id=account.tenant_id,
+            ticket_id=ticket_id,
+            kind="bounce",
+            rule="bounced",
+            detail=f"our message {row.message_id_header} bounced: {reason}",
+            message_id=row.id,
+            event_id=envelope.id,
+        )
+    return failed
 
 
 def _merged_detail(merged: list[merge_db.TicketRef]) -> str:
@@ -266,162 +456,3 @@ def _log_fields(event: Envelope[MailParsed]) -> dict[str, Any]:
         "raw_blob_ref": event.payload.raw_blob_ref,
         "message_id_header": event.payload.message_id,
     }
-
-
-async def _load_body(blobs: BlobStore, ref: str) -> _Body:
-    """The parser's body document {"text": ..., "html": ...}."""
-    document = json.loads(await blobs.get(ref))
-    text, html = document.get("text"), document.get("html")
-    return _Body(
-        text=pg_text(text) if isinstance(text, str) else "",
-        html=pg_text(html) if isinstance(html, str) else None,
-    )
-
-
-def _new_ticket(
-    ticket_id: uuid.UUID,
-    number: int,
-    account: AccountRef,
-    mail: MailParsed,
-    choice: AssigneeChoice | None,
-    *,
-    linked_to: uuid.UUID | None = None,
-) -> Ticket:
-    sender = customer_of(mail)
-    return Ticket(
-        id=ticket_id,
-        tenant_id=account.tenant_id,
-        number=number,
-        account_id=account.id,
-        department_id=account.department_id,
-        subject=ticket_subject(mail.subject),
-        customer_email=sender.email if sender else "",
-        customer_name=pg_text(sender.name) if sender else "",
-        assignee_id=choice.user_id if choice else None,
-        assignment_rule=str(choice.rule) if choice else "",
-        linked_ticket_id=linked_to,
-        message_count=1,
-        last_message_at=mail.received_at,
-        updated_at=datetime.now(UTC),
-    )
-
-
-def _message(
-    message_id: uuid.UUID,
-    ticket_id: uuid.UUID,
-    account: AccountRef,
-    mail: MailParsed,
-    body: _Body,
-    rule: str,
-) -> Message:
-    return Message(
-        id=message_id,
-        tenant_id=account.tenant_id,
-        ticket_id=ticket_id,
-        account_id=account.id,
-        direction="inbound",
-        message_id_header=mail.message_id,
-        in_reply_to=list(mail.in_reply_to),
-        references=list(mail.references),
-        subject=pg_text(mail.subject),
-        from_email=mail.from_.email if mail.from_ else "",
-        from_name=pg_text(mail.from_.name) if mail.from_ else "",
-        to=_addresses(mail.to),
-        cc=_addresses(mail.cc),
-        text_body=body.text,
-        html_body=body.html,
-        text_preview=pg_text(mail.text_preview),
-        raw_blob_ref=mail.raw_blob_ref,
-        sha256=mail.sha256,
-        classification=mail.classification.model_dump(mode="json"),
-        match_rule=str(rule),
-        sent_at=mail.date,
-        received_at=mail.received_at,
-    )
-
-
-def _addresses(addresses: list[Address]) -> list[dict[str, Any]]:
-    return [{"name": pg_text(a.name), "email": pg_text(a.email)} for a in addresses]
-
-
-def _attachments(message_id: uuid.UUID, tenant_id: uuid.UUID, mail: MailParsed) -> list[Attachment]:
-    return [
-        Attachment(
-            tenant_id=tenant_id,
-            message_id=message_id,
-            filename=a.filename,
-            content_type=a.content_type,
-            size=a.size,
-            blob_ref=a.blob_ref,
-            content_id=a.content_id,
-            inline=a.inline,
-        )
-        for a in mail.attachments
-    ]
-
-
-def _ticket_created(
-    event: Envelope[MailParsed],
-    account: AccountRef,
-    ticket_id: uuid.UUID,
-    number: int,
-    message_id: uuid.UUID,
-) -> Envelope[TicketCreated]:
-    mail = event.payload
-    customer = customer_of(mail)
-    return new_envelope(
-        EventType.TICKET_CREATED,
-        TicketCreated(
-            ticket_id=ticket_id,
-            number=number,
-            account_id=account.id,
-            department_id=account.department_id,
-            subject=ticket_subject(mail.subject),
-            customer_email=customer.email if customer else "",
-            first_message_id=message_id,
-        ),
-        tenant_id=account.tenant_id,
-        caused_by=event,
-        event_id=derived_event_id(event.id, EventType.TICKET_CREATED.value),
-    )
-
-
-def _message_added(
-    event: Envelope[MailParsed],
-    account: AccountRef,
-    ticket_id: uuid.UUID,
-    message_id: uuid.UUID,
-    rule: str,
-) -> Envelope[TicketMessageAdded]:
-    return new_envelope(
-        EventType.TICKET_MESSAGE_ADDED,
-        TicketMessageAdded(
-            ticket_id=ticket_id,
-            message_id=message_id,
-            account_id=account.id,
-            direction="inbound",
-            match_rule=str(rule),
-            sender_email=event.payload.from_.email if event.payload.from_ else "",
-        ),
-        tenant_id=account.tenant_id,
-        caused_by=event,
-        event_id=derived_event_id(event.id, EventType.TICKET_MESSAGE_ADDED.value),
-    )
-
-
-def _ticket_assigned(
-    event: Envelope[MailParsed], account: AccountRef, ticket_id: uuid.UUID, choice: AssigneeChoice
-) -> Envelope[TicketAssigned]:
-    return new_envelope(
-        EventType.TICKET_ASSIGNED,
-        TicketAssigned(
-            ticket_id=ticket_id,
-            account_id=account.id,
-            assignee_id=choice.user_id,
-            rule=str(choice.rule),
-            reason=choice.reason,
-        ),
-        tenant_id=account.tenant_id,
-        caused_by=event,
-        event_id=derived_event_id(event.id, EventType.TICKET_ASSIGNED.value),
-    )

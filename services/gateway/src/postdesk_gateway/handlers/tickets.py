@@ -1,4 +1,4 @@
-"""The inbox: ticket lists, ticket detail, replies."""
+"""The inbox: ticket lists, ticket detail and history, agent changes, replies."""
 
 from __future__ import annotations
 
@@ -6,10 +6,19 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from postdesk_contracts.api import ReplyAccepted, ReplyRequest, TicketDetail, TicketPage
+from postdesk_contracts.api import (
+    ReplyAccepted,
+    ReplyRequest,
+    TicketDetail,
+    TicketHistoryList,
+    TicketPage,
+    TicketUpdate,
+    TicketUpdateResult,
+)
+from postdesk_runtime import ThreadTokens
 from postdesk_schema import TicketStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +58,34 @@ class TicketController(Controller):
         """One ticket with its messages, oldest first. Every read is audit-logged."""
         return await service.read_ticket(session, user, ticket_id, ip=client_ip)
 
+    @get("/{ticket_id:uuid}/history", responses=problems(400, 401, 404))
+    async def get_history(
+        self,
+        ticket_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        user: NamedDependency[CurrentUser],
+        client_ip: NamedDependency[str],
+    ) -> TicketHistoryList:
+        """What happened to the ticket and why, oldest first: which rule matched each
+        message (or why none did), which rule assigned it, agent changes. Audit-logged."""
+        return await service.ticket_history(session, user, ticket_id, ip=client_ip)
+
+    @patch("/{ticket_id:uuid}", responses=problems(400, 401, 403, 404))
+    async def update_ticket(
+        self,
+        ticket_id: FromPath[uuid.UUID],
+        data: JSONBody[TicketUpdate],
+        session: NamedDependency[AsyncSession],
+        user: NamedDependency[CurrentUser],
+        client_ip: NamedDependency[str],
+        wake_relay: NamedDependency[Callable[[], None]],
+    ) -> TicketUpdateResult:
+        """Set the ticket's status or priority (needs can_send); publishes ticket.updated
+        when something changed."""
+        return await service.update_ticket(
+            session, user, ticket_id, data, ip=client_ip, wake_relay=wake_relay
+        )
+
     @post(
         "/{ticket_id:uuid}/replies",
         status_code=202,
@@ -62,8 +99,15 @@ class TicketController(Controller):
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
         wake_relay: NamedDependency[Callable[[], None]],
+        thread_tokens: NamedDependency[ThreadTokens],
     ) -> ReplyAccepted:
         """Queue a reply to the customer from the ticket's mailbox (needs can_send)."""
         return await service.request_reply(
-            session, user, ticket_id, data.text, ip=client_ip, wake_relay=wake_relay
+            session,
+            user,
+            ticket_id,
+            data.text,
+            ip=client_ip,
+            wake_relay=wake_relay,
+            thread_tokens=thread_tokens,
         )

@@ -207,6 +207,15 @@ GARBAGE = bytes(range(256)) * 4
 
 
 class TestAddressesAndHeaders:
+    def test_x_original_to_counts_as_a_delivery_address(self) -> None:
+        """Postfix's X-Original-To (the address before aliasing) follows Delivered-To."""
+        raw = (
+            b"From: a@customer.example\r\nTo: team@lists.example\r\n"
+            b"Delivered-To: mbox@acme.example\r\nX-Original-To: CS+orders@Acme.example\r\n"
+            b"X-Original-To: mbox@acme.example\r\nSubject: hi\r\n\r\nbody\r\n"
+        )
+        assert parse_mail(raw).delivered_to == ["mbox@acme.example", "cs+orders@acme.example"]
+
     def test_plain_message(self) -> None:
         """Addresses are lower-cased with display names kept, and threading keys lose their brackets."""
         parsed = parse_mail(PLAIN)

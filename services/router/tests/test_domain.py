@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 from postdesk_contracts import Address
 from postdesk_router.domain import (
-    AssignmentCandidate,
-    AssignmentRule,
     MatchRule,
     ThreadKey,
     account_lookup_keys,
     choose_account,
-    choose_assignee,
     choose_thread,
     customer_of,
     linked_rule,
@@ -26,12 +21,6 @@ from postdesk_router.domain import (
 )
 
 from .factories import make_parsed
-
-
-def candidate(
-    role: str, priority: int = 0, *, active: bool = True, user_active: bool = True
-) -> AssignmentCandidate:
-    return AssignmentCandidate(uuid.uuid4(), role, priority, active, user_active)
 
 
 class TestRecipientCandidates:
@@ -102,42 +91,6 @@ class TestThreading:
         assert choose_thread(keys, {"old@x": "T1", "new@x": "T2"}) == ("T2", MatchRule.REFERENCES)
         assert choose_thread(keys, {"gone@x": "T0", "new@x": "T2"}) == ("T0", MatchRule.IN_REPLY_TO)
         assert choose_thread(keys, {}) is None
-
-
-class TestChooseAssignee:
-    def test_active_primary_wins_over_backups(self) -> None:
-        """An active primary with an active user is chosen even if backups have lower priority."""
-        primary = candidate("primary", 5)
-        chosen = choose_assignee([candidate("backup", 0), primary])
-        assert chosen is not None
-        assert (chosen.user_id, chosen.rule) == (primary.user_id, AssignmentRule.PRIMARY)
-
-    def test_inactive_primary_falls_back_to_lowest_priority_backup(self) -> None:
-        """Without an eligible primary, the backup with the lowest priority number is chosen."""
-        low = candidate("backup", 1)
-        cands = [
-            candidate("primary", active=False),
-            candidate("primary", user_active=False),
-            candidate("backup", 2),
-            low,
-            candidate("backup", 0, user_active=False),
-        ]
-        chosen = choose_assignee(cands)
-        assert chosen is not None
-        assert (chosen.user_id, chosen.rule) == (low.user_id, AssignmentRule.BACKUP)
-
-    def test_equal_priority_keeps_input_order(self) -> None:
-        """Among equally ranked backups the first given wins."""
-        first, second = candidate("backup", 1), candidate("backup", 1)
-        chosen = choose_assignee([first, second])
-        assert chosen is not None
-        assert chosen.user_id == first.user_id
-
-    def test_viewers_are_never_assigned(self) -> None:
-        """A mailbox with only viewers (or nobody eligible) leaves the ticket unassigned."""
-        assert choose_assignee([candidate("viewer", 0)]) is None
-        assert choose_assignee([candidate("backup", active=False)]) is None
-        assert choose_assignee([]) is None
 
 
 class TestTicketFields:

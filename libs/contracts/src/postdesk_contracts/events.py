@@ -101,7 +101,9 @@ class MailParsed(Payload):
     reply_to: list[Address] = Field(default_factory=list)
     to: list[Address] = Field(default_factory=list)
     cc: list[Address] = Field(default_factory=list)
-    delivered_to: list[str] = Field(default_factory=list)
+    delivered_to: list[str] = Field(
+        default_factory=list, description="Delivered-To, then X-Original-To addresses"
+    )
     envelope_recipients: list[str] = Field(default_factory=list)
     date: datetime | None = None
     text_preview: str = Field(default="", max_length=MAX_PREVIEW_CHARS)

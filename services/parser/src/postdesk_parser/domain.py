@@ -244,7 +244,10 @@ def _mailboxes(value: str) -> list[tuple[str, str]]:
 
 
 def _delivered_to(headers: _Headers) -> list[str]:
-    found = (parseaddr(v)[1].strip().lower() for v in headers.raw("delivered-to"))
+    """Addresses the delivering MTA names: Delivered-To, then X-Original-To (Postfix's
+    address before alias expansion)."""
+    values = [*headers.raw("delivered-to"), *headers.raw("x-original-to")]
+    found = (parseaddr(v)[1].strip().lower() for v in values)
     return list(dict.fromkeys(a for a in found if "@" in a))
 
 

@@ -16,7 +16,6 @@ from typing import Any
 from postdesk_runtime.processing_log import append_processing_log
 from postdesk_schema import (
     EmailAccount,
-    EmailAssignment,
     InboundAddress,
     InboundDomain,
     Message,
@@ -30,8 +29,6 @@ from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-
-from postdesk_router.domain import AssignmentCandidate
 
 STAGE = "router"
 
@@ -252,34 +249,6 @@ async def add_message_to_ticket(session: AsyncSession, ticket_id: uuid.UUID, at:
         )
     ).scalar_one()
     return int(number)
-
-
-async def assignment_candidates(
-    session: AsyncSession, account_id: uuid.UUID
-) -> list[AssignmentCandidate]:
-    """The account's assignments with their users' state, oldest first (a stable tie-break)."""
-    rows: Result[Any] = await session.execute(
-        select(
-            col(EmailAssignment.user_id),
-            col(EmailAssignment.role),
-            col(EmailAssignment.priority),
-            col(EmailAssignment.is_active).label("assignment_active"),
-            col(User.is_active).label("user_active"),
-        )
-        .join(User, col(User.id) == col(EmailAssignment.user_id))
-        .where(col(EmailAssignment.account_id) == account_id)
-        .order_by(col(EmailAssignment.created_at), col(EmailAssignment.id))
-    )
-    return [
-        AssignmentCandidate(
-            user_id=row.user_id,
-            role=str(row.role),
-            priority=row.priority,
-            assignment_active=row.assignment_active,
-            user_active=row.user_active,
-        )
-        for row in rows
-    ]
 
 
 async def record_processing(

@@ -2,7 +2,7 @@
 ticket it continues, and who is assigned a new ticket.
 
 Invariants:
-- Recipient candidates keep the order envelope recipients, Delivered-To, To,
+- Recipient candidates keep the order envelope recipients, Delivered-To and X-Original-To, To,
   Cc; each address appears once, lower-cased. The first candidate that names
   an active account wins: its own address, an active inbound address of the
   account, or either with plus-addressing removed (cs+x@d -> cs@d). Only
@@ -23,13 +23,13 @@ Invariants:
   From/To/Cc of a message on the ticket, or an active user of the tenant --
   or when the match came from a token only we could have issued (reply-token
   addresses, signed Message-IDs: TOKEN_RULES; a bare Message-ID is not such
-  a token, anyone a mail was forwarded to has it). Otherwise the message opens a new ticket linked to the matched one,
-  so a subject tag never lets a stranger in and a BCC'd reply never
-  becomes part of (or the customer of) the ticket.
-- Assignment (`choose_assignee`, hours and department strategies aside): an
-  active primary with an active user wins; otherwise the active backup with
-  the lowest priority; viewers are never assigned. Working hours and the
-  department strategies are applied by postdesk_router.assignment.
+  a token, anyone a mail was forwarded to has it). Otherwise the message
+  opens a new ticket linked to the matched one, so a subject tag never lets
+  a stranger in and a BCC'd reply never becomes part of (or the customer
+  of) the ticket.
+- Assignment (postdesk_router.assignment): an available primary wins, then
+  the backups in priority order; viewers are never assigned; departments
+  may choose round-robin, least-open or priority order instead.
 """
 
 from __future__ import annotations
@@ -260,30 +260,6 @@ def may_join(sender: str | None, participants: Collection[str], rule: MatchRule)
 def linked_rule(rule: MatchRule) -> str:
     """messages.match_rule of a message that matched a ticket it may not join."""
     return f"linked:{rule}:sender-not-participant"
-
-
-def choose_assignee(candidates: Sequence[AssignmentCandidate]) -> AssigneeChoice | None:
-    """The assignee of a new ticket, or None when nobody eligible holds the account.
-
-    Among several eligible primaries (or backups of equal priority) the
-    earlier one in `candidates` wins, so callers pass a stable order.
-    """
-    eligible = [c for c in candidates if c.eligible]
-    primaries = [c for c in eligible if c.role == "primary"]
-    if primaries:
-        chosen = min(primaries, key=lambda c: c.priority)
-        return AssigneeChoice(
-            chosen.user_id, AssignmentRule.PRIMARY, "active primary of the account"
-        )
-    backups = [c for c in eligible if c.role == "backup"]
-    if backups:
-        chosen = min(backups, key=lambda c: c.priority)
-        return AssigneeChoice(
-            chosen.user_id,
-            AssignmentRule.BACKUP,
-            f"no active primary; backup with priority {chosen.priority}",
-        )
-    return None
 
 
 def unknown_recipient_reason(candidates: Sequence[str]) -> str:

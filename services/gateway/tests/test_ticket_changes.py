@@ -20,7 +20,15 @@ import httpx
 import pytest
 from postdesk_gateway.settings import GatewaySettings
 from postdesk_runtime import Sessions, ThreadTokens
-from postdesk_schema import AuditLog, Message, OutboxEvent, Ticket, TicketHistory
+from postdesk_schema import (
+    AuditLog,
+    Message,
+    OutboxEvent,
+    SlaPolicy,
+    SlaTimer,
+    Ticket,
+    TicketHistory,
+)
 from postdesk_testing import eventually
 from sqlmodel import col, select
 
@@ -458,3 +466,46 @@ class TestReplyTokens:
         assert reply_local.startswith(f"{local}+")
         assert tokens.verify(reply_local.removeprefix(f"{local}+")) == ticket.id
         assert tokens.first_ticket([], [payload["message_id"]]) == ticket.id
+
+    async def test_detail_shows_the_sla_clocks(
+        self, client: httpx.AsyncClient, world: Any, auth: Auth, sessions: Sessions
+    ) -> None:
+        """Each target's clock: state, due and warning times, breach."""
+        ticket = await new_ticket(sessions, world)
+        policy = SlaPolicy(tenant_id=ticket.tenant_id, name="gold", first_response_minutes=60)
+        breached = SlaTimer(
+            tenant_id=ticket.tenant_id,
+            ticket_id=ticket.id,
+            policy_id=policy.id,
+            target="first_response",
+            due_at=BASE + timedelta(hours=1),
+            warn_at=BASE + timedelta(minutes=48),
+            warned_at=BASE + timedelta(minutes=48),
+            breached_at=BASE + timedelta(hours=1),
+        )
+        paused = SlaTimer(
+            tenant_id=ticket.tenant_id,
+            ticket_id=ticket.id,
+            policy_id=policy.id,
+            target="resolution",
+            state="paused",
+            due_at=BASE + timedelta(hours=8),
+            warn_at=BASE + timedelta(hours=6),
+            remaining_seconds=3600.0,
+        )
+        async with sessions() as session, session.begin():
+            session.add(policy)
+            await session.flush()
+            session.add_all([breached, paused])
+
+        body = (await client.get(f"/tickets/{ticket.id}", headers=auth("primary"))).json()
+
+        first, resolution = body["sla"]
+        assert (first["target"], first["state"]) == ("first_response", "running")
+        assert datetime.fromisoformat(first["breached_at"]) == BASE + timedelta(hours=1)
+        assert (resolution["target"], resolution["state"]) == ("resolution", "paused")
+        assert resolution["remaining_seconds"] == 3600.0
+        plain = (
+            await client.get(f"/tickets/{world.tickets['support_2'].id}", headers=auth("primary"))
+        ).json()
+        assert plain["sla"] == []

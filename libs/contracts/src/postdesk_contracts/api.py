@@ -137,6 +137,21 @@ class TicketSummary(ApiModel):
     last_message_at: datetime
 
 
+class SlaClockView(ApiModel):
+    """One SLA target's clock on the ticket."""
+
+    target: str = Field(description="first_response or resolution")
+    state: str = Field(description="running, paused (pending on the customer) or stopped")
+    due_at: datetime
+    warn_at: datetime
+    remaining_seconds: float | None = Field(
+        default=None, description="time left (business or calendar) while paused"
+    )
+    warned_at: datetime | None = None
+    breached_at: datetime | None = None
+    stopped_at: datetime | None = None
+
+
 class TicketDetail(TicketSummary):
     first_responded_at: datetime | None = None
     resolved_at: datetime | None = None
@@ -151,6 +166,9 @@ class TicketDetail(TicketSummary):
     reopened_count: int = 0
     response_minutes: int | None = Field(default=None, description="minutes to first response")
     resolution_minutes: int | None = Field(default=None, description="minutes to resolution")
+    sla: list[SlaClockView] = Field(
+        default_factory=list, description="SLA clocks, if a policy applies"
+    )
     messages: list[MessageView] = Field(default_factory=list, description="oldest first")
 
 

@@ -13,6 +13,7 @@ from postdesk_schema import (
     EmailAssignment,
     Message,
     Notification,
+    SlaTimer,
     TenantRole,
     Ticket,
     TicketHistory,
@@ -277,3 +278,13 @@ def audit(
             detail=detail or {},
         )
     )
+
+
+async def sla_clocks(session: AsyncSession, ticket: Ticket) -> list[SlaTimer]:
+    """The ticket's SLA clocks, first response first."""
+    rows = await session.scalars(
+        select(SlaTimer)
+        .where(col(SlaTimer.ticket_id) == ticket.id, col(SlaTimer.tenant_id) == ticket.tenant_id)
+        .order_by(col(SlaTimer.target))
+    )
+    return list(rows.all())

@@ -124,7 +124,9 @@ async def read_ticket(
 ) -> TicketDetail:
     """The ticket with its messages; the read is audit-logged before it is returned."""
     ticket = await _visible_ticket(session, user, ticket_id)
-    detail = views.ticket_detail(ticket, await db.ticket_messages(session, ticket))
+    detail = views.ticket_detail(
+        ticket, await db.ticket_messages(session, ticket), await db.sla_clocks(session, ticket)
+    )
     db.audit(session, user, action="ticket.read", object_type="ticket", object_id=ticket.id, ip=ip)
     await session.commit()
     return detail

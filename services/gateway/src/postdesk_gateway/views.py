@@ -11,6 +11,7 @@ from postdesk_contracts.api import (
     Me,
     MessageView,
     NotificationView,
+    SlaClockView,
     TicketDetail,
     TicketHistoryEntry,
     TicketHistoryList,
@@ -22,6 +23,7 @@ from postdesk_schema import (
     EmailAssignment,
     Message,
     Notification,
+    SlaTimer,
     Ticket,
     TicketHistory,
 )
@@ -125,7 +127,11 @@ def message_view(message: Message, attachments: list[Attachment]) -> MessageView
     )
 
 
-def ticket_detail(ticket: Ticket, messages: list[tuple[Message, list[Attachment]]]) -> TicketDetail:
+def ticket_detail(
+    ticket: Ticket,
+    messages: list[tuple[Message, list[Attachment]]],
+    clocks: list[SlaTimer] | None = None,
+) -> TicketDetail:
     return TicketDetail(
         **_summary_fields(ticket),
         first_responded_at=ticket.first_responded_at,
@@ -137,7 +143,21 @@ def ticket_detail(ticket: Ticket, messages: list[tuple[Message, list[Attachment]
         reopened_count=ticket.reopened_count,
         response_minutes=ticket.response_minutes,
         resolution_minutes=ticket.resolution_minutes,
+        sla=[sla_clock_view(c) for c in clocks or []],
         messages=[message_view(m, atts) for m, atts in messages],
+    )
+
+
+def sla_clock_view(timer: SlaTimer) -> SlaClockView:
+    return SlaClockView(
+        target=timer.target,
+        state=timer.state,
+        due_at=timer.due_at,
+        warn_at=timer.warn_at,
+        remaining_seconds=timer.remaining_seconds,
+        warned_at=timer.warned_at,
+        breached_at=timer.breached_at,
+        stopped_at=timer.stopped_at,
     )
 
 

@@ -6,14 +6,17 @@ import asyncio
 import os
 import re
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from postdesk_cli.asyncapi import asyncapi_document, render
 from postdesk_cli.demo import seed_demo
+from postdesk_cli.sla_rules import disable_policy
+from postdesk_router.schedule import Schedule
 from postdesk_runtime import make_engine, make_sessions
-from postdesk_schema import EmailAccount, InboundAddress
-from sqlalchemy import select
+from postdesk_schema import EmailAccount, InboundAddress, SlaPolicy, User
+from sqlalchemy import func, select
 from sqlmodel import col
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +51,8 @@ def test_asyncapi_names_every_consumer_queue_and_published_event() -> None:
 
 @pytest.mark.integration
 async def test_demo_seed_is_idempotent(private_database_url: str) -> None:
-    """Seeding twice finds the tenant (and cs@'s generated inbound address) the first run made."""
+    """Seeding twice finds the tenant (and cs@'s generated inbound address, and its SLA
+    policy) the first run made."""
     engine = make_engine(private_database_url, pool_size=1)
     sessions = make_sessions(engine)
     first = await seed_demo(sessions)
@@ -71,6 +75,40 @@ async def test_demo_seed_is_idempotent(private_database_url: str) -> None:
     assert [(row[0].address, row[1], row[0].is_active) for row in rows] == [
         (first.inbound_address, "cs@acme.example", True)
     ]
+    assert first.sla_policies == second.sla_policies == ["Standard"]
+
+
+@pytest.mark.integration
+async def test_demo_has_clocks_and_working_hours_the_router_uses(private_database_url: str) -> None:
+    """The demo's SLA policy is tenant-wide calendar time (60 min first response, 8 h
+    resolution), not brought back once disabled; its staff's working hours parse."""
+    engine = make_engine(private_database_url, pool_size=1)
+    sessions = make_sessions(engine)
+    info = await seed_demo(sessions)
+    async with sessions() as session:
+        policy = (await session.scalars(select(SlaPolicy))).one()
+        users = (await session.scalars(select(User))).all()
+    assert (policy.tenant_id, policy.account_id, policy.department_id, policy.priority) == (
+        info.tenant_id,
+        None,
+        None,
+        None,
+    )
+    assert (policy.first_response_minutes, policy.resolution_minutes) == (60, 480)
+    assert (policy.business_hours, policy.is_active) == (False, True)
+    monday_noon = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    for user in users:
+        schedule = Schedule.parse(user.working_hours, user.timezone)
+        assert not schedule.always, user.email
+        assert schedule.is_open(monday_noon)
+        assert not schedule.is_open(monday_noon + timedelta(days=5))  # Saturday
+
+    await disable_policy(sessions, policy.id)
+    again = await seed_demo(sessions)
+    async with sessions() as session:
+        count = await session.scalar(select(func.count()).select_from(SlaPolicy))
+    await engine.dispose()
+    assert (again.sla_policies, count) == ([], 1)
 
 
 @pytest.mark.integration

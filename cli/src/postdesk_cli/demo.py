@@ -1,4 +1,5 @@
-"""A demo tenant as in the seeds: departments, staff in every role, shared and personal mailboxes.
+"""A demo tenant as in the seeds: departments, staff in every role, shared and personal
+mailboxes, and a tenant-wide SLA policy so tickets show clocks.
 
 `seed_demo` is idempotent: run twice, it finds the tenant and changes nothing.
 """
@@ -18,6 +19,7 @@ from postdesk_schema import (
     EmailAccount,
     EmailAssignment,
     InboundAddress,
+    SlaPolicy,
     Tenant,
     TenantRole,
     User,
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from postdesk_cli.inbound_rules import DEFAULT_INBOUND_DOMAIN, create_address
+from postdesk_cli.sla_rules import PolicySpec, create_policy
 
 DEMO_SLUG = "acme"
 DEMO_DOMAIN = "acme.example"
@@ -50,6 +53,7 @@ class DemoInfo:
     password: str
     created: bool
     inbound_address: str
+    sla_policies: list[str]  # names of the tenant's active SLA policies
 
 
 USERS = (
@@ -73,7 +77,10 @@ ACCOUNTS = (
     ("sales", AccountKind.SHARED, "Sales", [("sara", AssignmentRole.PRIMARY, 0)]),
     ("john", AccountKind.PERSONAL, "Customer Service", [("john", AssignmentRole.PRIMARY, 0)]),
 )
-WORKING_HOURS = {"timezone": "UTC", "days": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}
+# users.working_hours (postdesk_router.schedule's format), in the users' timezone (UTC)
+WORKING_HOURS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+# calendar time, so the demo's clocks run whenever it is tried
+SLA_POLICY = PolicySpec(name="Standard", first_response_minutes=60, resolution_minutes=8 * 60)
 
 
 def address(local: str) -> str:
@@ -83,7 +90,8 @@ def address(local: str) -> str:
 async def seed_demo(
     sessions: Sessions, *, inbound_domain: str = DEFAULT_INBOUND_DOMAIN
 ) -> DemoInfo:
-    """Create the demo tenant unless present, and an inbound address of cs@ unless it has one."""
+    """Create the demo tenant unless present, an inbound address of cs@ unless it has one,
+    and the standard SLA policy unless the tenant has (or had) a policy."""
     async with sessions() as session, session.begin():
         tenant = (
             await session.scalars(select(Tenant).where(col(Tenant.slug) == DEMO_SLUG))
@@ -98,6 +106,7 @@ async def seed_demo(
             )
         ).all()
         inbound = await _inbound_address(session, tenant, accounts, inbound_domain)
+        policies = await _sla_policies(session, tenant)
         return DemoInfo(
             tenant_id=tenant.id,
             users={u.email: u.role for u in users},
@@ -105,7 +114,23 @@ async def seed_demo(
             password=DEMO_PASSWORD,
             created=created,
             inbound_address=inbound,
+            sla_policies=policies,
         )
+
+
+async def _sla_policies(session: AsyncSession, tenant: Tenant) -> list[str]:
+    """Names of the tenant's active policies; the standard one made now when it never had any
+    (a policy the operator disabled is not brought back)."""
+    policies = (
+        await session.scalars(
+            select(SlaPolicy)
+            .where(col(SlaPolicy.tenant_id) == tenant.id)
+            .order_by(col(SlaPolicy.created_at), col(SlaPolicy.id))
+        )
+    ).all()
+    if not policies:
+        policies = [await create_policy(session, tenant, SLA_POLICY)]
+    return [p.name for p in policies if p.is_active]
 
 
 async def _inbound_address(

@@ -1,4 +1,4 @@
-"""`postdesk`: migrate, demo, run one service, or bring the whole system up."""
+"""`postdesk`: migrate, demo, run one service, bring the whole system up, or configure it."""
 
 from __future__ import annotations
 
@@ -14,13 +14,16 @@ from postdesk_runtime.settings import ServiceSettings
 
 from postdesk_cli.blobs import cmd_blobs_rotate
 from postdesk_cli.database import create_and_migrate
-from postdesk_cli.demo import DemoInfo, address, seed_demo
+from postdesk_cli.demo import DEMO_SLUG, DemoInfo, address, seed_demo
 from postdesk_cli.imap import add_imap_commands, run_imap
 from postdesk_cli.inbound import add_inbound_commands, run_inbound
 from postdesk_cli.parse import add_parse_command, run_parse
+from postdesk_cli.routing import COMMAND_NAMES as ROUTING_COMMANDS
+from postdesk_cli.routing import add_routing_commands, run_routing
 from postdesk_cli.sample import curl_line, sample_email
 from postdesk_cli.services import SERVICE_PORTS, SERVICES, ports_from
 from postdesk_cli.settings import CliSettings
+from postdesk_cli.sla import add_sla_commands, run_sla
 from postdesk_cli.supervisor import Supervisor, entry_point
 
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"  # noqa: S105  # the ingest service's development default
@@ -57,6 +60,11 @@ def cmd_demo(settings: CliSettings, base_port: int | None) -> int:
         print(f"  {email:<24} {role}")
     print("mailboxes: " + ", ".join(sorted(info.accounts)))
     print(f"inbound address for {address('cs')}: {info.inbound_address}")
+    print(
+        "SLA policies: "
+        + (", ".join(info.sla_policies) or "none active")
+        + f" (postdesk sla list {DEMO_SLUG}; routing settings: docs/routing.md)"
+    )
     print(f"gateway:  {gateway}   (OpenAPI at {gateway}/schema)")
     print(f"webhook:  {webhook}")
     print(f"secret:   {secret}")
@@ -125,6 +133,8 @@ def parser() -> argparse.ArgumentParser:
     add_imap_commands(commands)
     add_inbound_commands(commands)
     add_parse_command(commands)
+    add_routing_commands(commands)
+    add_sla_commands(commands)
     return root
 
 
@@ -149,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_imap(args)
     if args.command == "inbound":
         return run_inbound(args, settings)
+    if args.command in ROUTING_COMMANDS:
+        return run_routing(args, settings)
+    if args.command == "sla":
+        return run_sla(args, settings)
     if args.command == "run":
         return cmd_run(args.service)
     return cmd_up(settings, args.base_port, not args.no_migrate)

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from postdesk_schema import Message, SlaTimer, Ticket, TicketStatus
-from sqlalchemy import func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Text
 from sqlmodel import col
 
 MAX_MERGE_HOPS = 32
@@ -48,23 +46,31 @@ async def live_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> uuid.UUID:
     raise RuntimeError(f"ticket merges from {ticket_id} do not end within {MAX_MERGE_HOPS} hops")
 
 
+_TICKETS_NAMING = text(
+    """
+    WITH naming AS MATERIALIZED (
+        SELECT ticket_id, tenant_id FROM messages WHERE in_reply_to && CAST(:named AS text[])
+        UNION
+        SELECT ticket_id, tenant_id FROM messages WHERE "references" && CAST(:named AS text[])
+    )
+    SELECT DISTINCT ticket_id FROM naming WHERE tenant_id = :tenant AND ticket_id <> :survivor
+    """
+)
+
+
 async def tickets_naming(
     session: AsyncSession, tenant_id: uuid.UUID, message_id: str, survivor: uuid.UUID
 ) -> list[uuid.UUID]:
     """Tickets other than `survivor` holding a message whose In-Reply-To or References name
-    `message_id` (stored with or without angle brackets). Uses the GIN indexes on both arrays."""
+    `message_id` (stored with or without angle brackets).
+
+    The GIN indexes on both arrays find the few naming messages first (the materialised CTE
+    keeps the planner from scanning a tenant it believes small by tenant_id instead, which
+    grows with the tenant); the tenant filter applies to those few rows.
+    """
     named = [message_id, f"<{message_id}>"]
     rows = await session.execute(
-        select(col(Message.ticket_id))
-        .where(
-            col(Message.tenant_id) == tenant_id,
-            or_(
-                col(Message.in_reply_to).op("&&")(literal(named, ARRAY(Text))),
-                col(Message.references).op("&&")(literal(named, ARRAY(Text))),
-            ),
-            col(Message.ticket_id) != survivor,
-        )
-        .distinct()
+        _TICKETS_NAMING, {"named": named, "tenant": tenant_id, "survivor": survivor}
     )
     return [row.ticket_id for row in rows]
 

@@ -12,7 +12,8 @@ Invariants:
 - Bcc recipients are never written into the message; `envelope_recipients`
   gives the SMTP envelope (To, Cc and Bcc).
 - Message-ID is the request's (postdesk signs it so answers thread), else
-  `<outbound_id>@<domain of From>`, so a retried send has the same id.
+  `outbound_message_id(outbound_id, domain of From)` (the id the router
+  stores for it), so a retried send has the same id.
 - Automatic mail (the request sets `auto_submitted`) carries
   `Auto-Submitted` (RFC 3834) and `X-Auto-Response-Suppress: All`, which
   Exchange and Outlook honour by sending no out-of-office or other
@@ -33,7 +34,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 
 from postdesk_contracts import Address, OutboundRequested
-from postdesk_contracts.addressing import domain_of
+from postdesk_contracts.addressing import domain_of, outbound_message_id
 
 _UNSAFE = re.compile(r"[\r\n\x00]")
 _MESSAGE_ID = re.compile(r"^[^<>\s]+@[^<>\s]+$")
@@ -61,7 +62,9 @@ def compose(
         message["Reply-To"] = _mailboxes(request.reply_to)
     message["Subject"] = _safe("Subject", request.subject)
     message["Date"] = format_datetime(date or datetime.now(UTC))
-    own_id = request.message_id or f"{request.outbound_id}@{domain_of(from_address.email)}"
+    own_id = request.message_id or outbound_message_id(
+        request.outbound_id, domain_of(from_address.email)
+    )
     message["Message-ID"] = _message_ids("Message-ID", [own_id])
     if request.in_reply_to:
         message["In-Reply-To"] = _message_ids("In-Reply-To", [request.in_reply_to])

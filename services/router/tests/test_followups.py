@@ -11,6 +11,8 @@ from postdesk_contracts import (
     Address,
     EventType,
     MailFailed,
+    MailSent,
+    OutboundCancelled,
     OutboundRequested,
     TicketChange,
     TicketUpdated,
@@ -191,3 +193,51 @@ async def test_a_request_naming_another_tenants_ticket_is_not_recorded(
             )
         ).all()
     assert stored == []
+
+
+async def test_sent_and_cancelled_show_on_our_message_and_never_undo_a_failure(
+    sessions: Sessions, blobs: BlobStore
+) -> None:
+    seed = await seed_tenant(sessions, [PRIMARY])
+    ticket = (await route(sessions, blobs, seed)).ticket_id
+
+    async def status_of(outbound_id: uuid.UUID) -> str:
+        async with sessions() as session:
+            row = (
+                await session.scalars(
+                    select(Message).where(col(Message.outbound_id) == outbound_id)
+                )
+            ).one()
+            return row.delivery_status
+
+    sent = await request_outbound(sessions, seed, ticket)
+    event = new_envelope(
+        EventType.MAIL_SENT,
+        MailSent(
+            outbound_id=sent.outbound_id,
+            account_id=seed.account.id,
+            ticket_id=ticket,
+            message_id=sent.message_id or "",
+            smtp_response="250 2.0.0 queued as 4Xy",
+        ),
+        tenant_id=seed.tenant.id,
+    )
+    assert await followups.record_sent(sessions, event)
+    assert await status_of(sent.outbound_id) == "sent"
+
+    undone = await request_outbound(sessions, seed, ticket)
+    cancel = OutboundCancelled(
+        outbound_id=undone.outbound_id, account_id=seed.account.id, ticket_id=ticket
+    )
+    assert await followups.record_cancelled(
+        sessions, new_envelope(EventType.OUTBOUND_CANCELLED, cancel, tenant_id=seed.tenant.id)
+    )
+    late = MailSent(
+        outbound_id=undone.outbound_id,
+        account_id=seed.account.id,
+        message_id=undone.message_id or "",
+    )
+    assert not await followups.record_sent(
+        sessions, new_envelope(EventType.MAIL_SENT, late, tenant_id=seed.tenant.id)
+    )
+    assert await status_of(undone.outbound_id) == "cancelled"

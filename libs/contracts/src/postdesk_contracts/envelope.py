@@ -33,6 +33,7 @@ class EventType(StrEnum):
     SLA_WARNING = "sla.warning"
     SLA_BREACHED = "sla.breached"
     OUTBOUND_REQUESTED = "outbound.requested"
+    OUTBOUND_CANCELLED = "outbound.cancelled"
     MAIL_SENT = "mail.sent"
     MAIL_FAILED = "mail.failed"
     NOTIFICATION_CREATED = "notification.created"

@@ -261,6 +261,11 @@ class OutboundRequested(Payload):
     auto_submitted: str | None = Field(
         default=None, description="Auto-Submitted header value (RFC 3834), e.g. auto-replied"
     )
+    html: str | None = Field(default=None, max_length=1_000_000, description="HTML alternative")
+    attachments: list[Attachment] = Field(default_factory=list)
+    send_at: datetime | None = Field(
+        default=None, description="send no earlier than this (scheduled send); None: now"
+    )
 
 
 class MailSent(Payload):
@@ -269,6 +274,17 @@ class MailSent(Payload):
     ticket_id: uuid.UUID | None = None
     message_id: str
     smtp_response: str = ""
+    raw_blob_ref: str | None = Field(default=None, description="the sent copy, as sent")
+    sent_at: datetime | None = None
+
+
+class OutboundCancelled(Payload):
+    """An outbound message undone before it was sent."""
+
+    outbound_id: uuid.UUID
+    account_id: uuid.UUID
+    ticket_id: uuid.UUID | None = None
+    cancelled_by: uuid.UUID | None = None
 
 
 class MailFailed(Payload):
@@ -298,6 +314,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.SLA_WARNING: SlaWarning,
     EventType.SLA_BREACHED: SlaBreached,
     EventType.OUTBOUND_REQUESTED: OutboundRequested,
+    EventType.OUTBOUND_CANCELLED: OutboundCancelled,
     EventType.MAIL_SENT: MailSent,
     EventType.MAIL_FAILED: MailFailed,
     EventType.NOTIFICATION_CREATED: NotificationCreated,

@@ -53,6 +53,8 @@ SUBSCRIPTIONS: tuple[QueueSpec, ...] = (
     QueueSpec("router", EventType.MAIL_PARSED),
     QueueSpec("router", EventType.OUTBOUND_REQUESTED),
     QueueSpec("router", EventType.MAIL_FAILED),
+    QueueSpec("router", EventType.MAIL_SENT),
+    QueueSpec("router", EventType.OUTBOUND_CANCELLED),
     QueueSpec("router", EventType.TICKET_UPDATED),
     QueueSpec("notifier", EventType.TICKET_ASSIGNED),
     QueueSpec("outbound", EventType.OUTBOUND_REQUESTED),

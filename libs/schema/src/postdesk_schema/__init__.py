@@ -5,7 +5,7 @@ services only read it. `migrate(database_url)` brings a database to head.
 """
 
 from postdesk_schema.automation import AutomaticMail, SlaPolicy, SlaTimer
-from postdesk_schema.delivery import Notification, OutboundMessage
+from postdesk_schema.delivery import Notification, OutboundMessage, SmtpServer
 from postdesk_schema.inbound import ImapMailbox, ImapSyncState, InboundAddress, InboundDomain
 from postdesk_schema.infra import OutboxEvent, ProcessedEvent
 from postdesk_schema.logs import AuditLog, EmailProcessingLog
@@ -50,6 +50,7 @@ __all__ = [
     "ProcessedEvent",
     "SlaPolicy",
     "SlaTimer",
+    "SmtpServer",
     "Tenant",
     "TenantRole",
     "Ticket",

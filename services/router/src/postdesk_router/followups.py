@@ -5,7 +5,9 @@
   In-Reply-To/References like answers to any stored message, and early
   answers routed before it are merged in. An agent's reply stops the
   first-response clock.
-- mail.failed: the outbound message is marked failed with the reason.
+- mail.sent, mail.failed, outbound.cancelled: the outbound message's
+  delivery status (sent with the sent copy's blob, failed with the reason,
+  cancelled when undone).
 - ticket.updated from an agent (the gateway): status and priority changes
   pause, resume, stop or re-plan the SLA clocks. The router's own
   ticket.updated events (no actor) were applied when it emitted them.
@@ -17,9 +19,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
-from postdesk_contracts import Envelope, MailFailed, OutboundRequested, TicketUpdated
+from postdesk_contracts import (
+    Envelope,
+    MailFailed,
+    MailSent,
+    OutboundCancelled,
+    OutboundRequested,
+    TicketUpdated,
+)
 from postdesk_contracts.addressing import domain_of, outbound_message_id
 from postdesk_runtime import Sessions, claim_event
 from postdesk_schema import EmailAccount, Message
@@ -82,7 +92,7 @@ async def _record_outbound(session: AsyncSession, event: Envelope[OutboundReques
         text_preview=pg_text(request.text[:500]),
         match_rule=f"outbound:{request.kind}",
         outbound_id=request.outbound_id,
-        delivery_status="requested",
+        delivery_status="scheduled" if request.send_at else "requested",
         sent_at=now,
     )
     session.add(row)
@@ -121,6 +131,39 @@ async def _account_address(
 async def record_failure(sessions: Sessions, event: Envelope[MailFailed]) -> bool:
     """Mark the outbound message failed with the reason; True when a message was marked."""
     failure = event.payload
+    status = "failed" if failure.permanent else "deferred"
+    return await _delivery(
+        sessions, event, failure.outbound_id, status, pg_text(failure.reason), "delivery"
+    )
+
+
+async def record_sent(sessions: Sessions, event: Envelope[MailSent]) -> bool:
+    """Mark the outbound message sent; True when a message was marked."""
+    sent = event.payload
+    return await _delivery(
+        sessions, event, sent.outbound_id, "sent", pg_text(sent.smtp_response), "delivery"
+    )
+
+
+async def record_cancelled(sessions: Sessions, event: Envelope[OutboundCancelled]) -> bool:
+    """Mark the outbound message cancelled (undone before it was sent)."""
+    return await _delivery(
+        sessions, event, event.payload.outbound_id, "cancelled", "undone before sending", "delivery"
+    )
+
+
+# A status never goes back from these: a late "sent" cannot undo a bounce.
+_FINAL = ["bounced", "failed", "cancelled"]
+
+
+async def _delivery(
+    sessions: Sessions,
+    event: Envelope[Any],
+    outbound_id: uuid.UUID,
+    status: str,
+    detail: str,
+    kind: str,
+) -> bool:
     async with sessions() as session, session.begin():
         if not await claim_event(session, SERVICE, event.id) or event.tenant_id is None:
             return False
@@ -128,10 +171,13 @@ async def record_failure(sessions: Sessions, event: Envelope[MailFailed]) -> boo
             update(Message)
             .where(
                 col(Message.tenant_id) == event.tenant_id,
-                col(Message.outbound_id) == failure.outbound_id,
-                col(Message.delivery_status).not_in(["bounced", "failed"]),
+                col(Message.outbound_id) == outbound_id,
+                col(Message.delivery_status).not_in(_FINAL),
             )
-            .values(delivery_status="failed", delivery_failure=pg_text(failure.reason))
+            .values(
+                delivery_status=status,
+                delivery_failure=detail if status in ("failed", "deferred") else "",
+            )
             .returning(col(Message.id), col(Message.ticket_id))
         )
         row = marked.first()
@@ -141,9 +187,9 @@ async def record_failure(sessions: Sessions, event: Envelope[MailFailed]) -> boo
             session,
             tenant_id=event.tenant_id,
             ticket_id=row.ticket_id,
-            kind="delivery",
-            rule="failed" if failure.permanent else "deferred",
-            detail=failure.reason,
+            kind=kind,
+            rule=status,
+            detail=detail,
             message_id=row.id,
             event_id=event.id,
         )

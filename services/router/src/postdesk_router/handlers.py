@@ -9,6 +9,8 @@ from postdesk_contracts import (
     EventType,
     MailFailed,
     MailParsed,
+    MailSent,
+    OutboundCancelled,
     OutboundRequested,
     TicketUpdated,
 )
@@ -48,6 +50,16 @@ def register_handlers(
     async def on_mail_failed(event: Envelope[MailFailed]) -> None:
         """Mark the message we could not send as failed, with the reason."""
         await followups.record_failure(sessions, event)
+
+    @subscriber(broker, queue_for("router", EventType.MAIL_SENT))
+    async def on_mail_sent(event: Envelope[MailSent]) -> None:
+        """Mark the message we sent as sent."""
+        await followups.record_sent(sessions, event)
+
+    @subscriber(broker, queue_for("router", EventType.OUTBOUND_CANCELLED))
+    async def on_outbound_cancelled(event: Envelope[OutboundCancelled]) -> None:
+        """Mark the message undone before sending as cancelled."""
+        await followups.record_cancelled(sessions, event)
 
     @subscriber(broker, queue_for("router", EventType.TICKET_UPDATED))
     async def on_ticket_updated(event: Envelope[TicketUpdated]) -> None:

@@ -22,7 +22,8 @@ def postdesk_command() -> list[str]:
 def test_up_runs_every_service_and_stops_them_on_interrupt(
     database_url: str, private_amqp_url: str, tmp_path: Path
 ) -> None:
-    """All six services report ready; SIGINT stops them all and `up` exits 0."""
+    """All six services and the mail sink report ready; SIGINT stops them all and `up`
+    exits 0."""
     amqp_url = private_amqp_url
     env = {
         **os.environ,
@@ -30,6 +31,8 @@ def test_up_runs_every_service_and_stops_them_on_interrupt(
         "AMQP_URL": amqp_url,
         "BLOB_DIR": str(tmp_path / "blobs"),
         "LOG_FORMAT": "json",
+        "MAILSINK_SMTP_PORT": "27725",
+        "MAILSINK_DIR": str(tmp_path / "sent-mail"),
     }
     up = subprocess.Popen(
         [*postdesk_command(), "up", "--base-port", "27700"],
@@ -51,7 +54,7 @@ def test_up_runs_every_service_and_stops_them_on_interrupt(
     assert lines, "postdesk up printed nothing"
     assert lines[-1].startswith("postdesk is up"), "".join(lines[-40:])
     children = psutil.Process(up.pid).children()
-    assert len(children) == 6
+    assert len(children) == 7
     up.send_signal(signal.SIGINT)
     rest, _ = up.communicate(timeout=60)
     assert up.returncode == 0, rest[-3000:]

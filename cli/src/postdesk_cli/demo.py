@@ -20,6 +20,7 @@ from postdesk_schema import (
     EmailAssignment,
     InboundAddress,
     SlaPolicy,
+    SmtpServer,
     Tenant,
     TenantRole,
     User,
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from postdesk_cli.inbound_rules import DEFAULT_INBOUND_DOMAIN, create_address
+from postdesk_cli.services import MAILSINK_SMTP_PORT
 from postdesk_cli.sla_rules import PolicySpec, create_policy
 
 DEMO_SLUG = "acme"
@@ -54,6 +56,7 @@ class DemoInfo:
     created: bool
     inbound_address: str
     sla_policies: list[str]  # names of the tenant's active SLA policies
+    smtp: str = ""  # where the tenant's mail goes, host:port
 
 
 USERS = (
@@ -107,6 +110,7 @@ async def seed_demo(
         ).all()
         inbound = await _inbound_address(session, tenant, accounts, inbound_domain)
         policies = await _sla_policies(session, tenant)
+        smtp = await _smtp_server(session, tenant)
         return DemoInfo(
             tenant_id=tenant.id,
             users={u.email: u.role for u in users},
@@ -115,7 +119,27 @@ async def seed_demo(
             created=created,
             inbound_address=inbound,
             sla_policies=policies,
+            smtp=smtp,
         )
+
+
+async def _smtp_server(session: AsyncSession, tenant: Tenant) -> str:
+    """The tenant's SMTP server as host:port; the local mail sink `postdesk up` starts
+    (no TLS, no auth: loopback only) when the tenant has none."""
+    server = (
+        await session.scalars(
+            select(SmtpServer).where(
+                col(SmtpServer.tenant_id) == tenant.id, col(SmtpServer.account_id).is_(None)
+            )
+        )
+    ).first()
+    if server is None:
+        server = SmtpServer(
+            tenant_id=tenant.id, host="127.0.0.1", port=MAILSINK_SMTP_PORT, security="none"
+        )
+        session.add(server)
+        await session.flush()
+    return f"{server.host}:{server.port}"
 
 
 async def _sla_policies(session: AsyncSession, tenant: Tenant) -> list[str]:

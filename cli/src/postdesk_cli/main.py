@@ -21,7 +21,14 @@ from postdesk_cli.parse import add_parse_command, run_parse
 from postdesk_cli.routing import COMMAND_NAMES as ROUTING_COMMANDS
 from postdesk_cli.routing import add_routing_commands, run_routing
 from postdesk_cli.sample import curl_line, sample_email
-from postdesk_cli.services import SERVICE_PORTS, SERVICES, ports_from
+from postdesk_cli.services import (
+    MAILSINK,
+    MAILSINK_PORT,
+    MAILSINK_SMTP_PORT,
+    SERVICE_PORTS,
+    SERVICES,
+    ports_from,
+)
 from postdesk_cli.settings import CliSettings
 from postdesk_cli.sla import add_sla_commands, run_sla
 from postdesk_cli.supervisor import Supervisor, entry_point
@@ -65,6 +72,14 @@ def cmd_demo(settings: CliSettings, base_port: int | None) -> int:
         + (", ".join(info.sla_policies) or "none active")
         + f" (postdesk sla list {DEMO_SLUG}; routing settings: docs/routing.md)"
     )
+    print(
+        f"outgoing mail goes to {info.smtp}"
+        + (
+            f": the mail sink, see http://{host}:{MAILSINK_PORT}/ or var/sent-mail/"
+            if info.smtp.endswith(f":{MAILSINK_SMTP_PORT}")
+            else ""
+        )
+    )
     print(f"gateway:  {gateway}   (OpenAPI at {gateway}/schema)")
     print(f"webhook:  {webhook}")
     print(f"secret:   {secret}")
@@ -84,11 +99,16 @@ def cmd_run(service: str) -> int:
     os.execv(entry_point(service), [f"postdesk-{service}"])  # noqa: S606  # our own entry point
 
 
-def cmd_up(settings: ServiceSettings, base_port: int | None, migrate_first: bool) -> int:
+def cmd_up(
+    settings: ServiceSettings, base_port: int | None, migrate_first: bool, *, mailsink: bool
+) -> int:
     if migrate_first:
         create_and_migrate(settings.database_url)
     env = {"LOG_FORMAT": os.environ.get("LOG_FORMAT", "console")}
-    supervisor = Supervisor(env=env, ports=ports_from(base_port) if base_port else SERVICE_PORTS)
+    ports = dict(ports_from(base_port) if base_port else SERVICE_PORTS)
+    if mailsink:
+        ports[MAILSINK] = (base_port + len(ports)) if base_port else MAILSINK_PORT
+    supervisor = Supervisor(env=env, ports=ports)
 
     def request_stop(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -96,7 +116,10 @@ def cmd_up(settings: ServiceSettings, base_port: int | None, migrate_first: bool
     # Both explicitly: a shell that starts us in the background makes SIGINT ignored.
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    supervisor.start_all()
+    for name in SERVICE_PORTS:
+        supervisor.start(name)
+    if mailsink:
+        supervisor.start(MAILSINK, service=MAILSINK)
     try:
         supervisor.wait_ready(timeout=90)
         print(
@@ -120,6 +143,11 @@ def parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="migrate, then run every service until Ctrl-C")
     up.add_argument("--base-port", type=int, default=None, help="ports from here, one per service")
     up.add_argument("--no-migrate", action="store_true")
+    up.add_argument(
+        "--no-mailsink",
+        action="store_true",
+        help="do not start the local SMTP server that keeps sent mail (var/sent-mail, :8025)",
+    )
     run = commands.add_parser("run", help="run one service in the foreground")
     run.add_argument("service", choices=SERVICES)
     commands.add_parser("migrate", help="create the database if needed and migrate it")
@@ -165,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_sla(args, settings)
     if args.command == "run":
         return cmd_run(args.service)
-    return cmd_up(settings, args.base_port, not args.no_migrate)
+    return cmd_up(settings, args.base_port, not args.no_migrate, mailsink=not args.no_mailsink)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,11 @@ SERVICE_PORTS: dict[str, int] = {
     "outbound": 8005,
 }
 SERVICES = tuple(SERVICE_PORTS)
+# The development mail sink `postdesk up` starts beside them (postdesk_outbound.mailsink):
+# its page on this port, SMTP on MAILSINK_SMTP_PORT.
+MAILSINK = "mailsink"
+MAILSINK_PORT = 8025
+MAILSINK_SMTP_PORT = 2525
 
 
 def ports_from(base_port: int) -> dict[str, int]:

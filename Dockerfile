@@ -38,6 +38,7 @@ COPY pyproject.toml uv.lock ./
 COPY libs/contracts/pyproject.toml libs/contracts/pyproject.toml
 COPY libs/runtime/pyproject.toml libs/runtime/pyproject.toml
 COPY libs/schema/pyproject.toml libs/schema/pyproject.toml
+COPY libs/smtp/pyproject.toml libs/smtp/pyproject.toml
 COPY libs/testing/pyproject.toml libs/testing/pyproject.toml
 COPY services/gateway/pyproject.toml services/gateway/pyproject.toml
 COPY services/ingest/pyproject.toml services/ingest/pyproject.toml

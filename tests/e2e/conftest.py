@@ -1,4 +1,5 @@
-"""All six services as processes on the real broker and database, with the demo tenant."""
+"""All six services as processes on the real broker and database, with the demo tenant,
+whose mail goes to the development mail sink (a real SMTP server keeping what it gets)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import io
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,9 +16,12 @@ import pytest_asyncio
 from postdesk_cli.demo import DemoInfo, seed_demo
 from postdesk_cli.services import SERVICES
 from postdesk_cli.supervisor import Supervisor
-from postdesk_runtime.db import make_engine, make_sessions
+from postdesk_runtime.db import Sessions, make_engine, make_sessions
+from postdesk_schema import SmtpServer, Tenant
 from postdesk_testing import IsolatedAmqp, IsolatedDatabase
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 WEBHOOK_SECRET = "e2e-webhook-secret"
 
@@ -44,6 +49,7 @@ class Stack:
     log: io.StringIO
     engine: AsyncEngine
     demo: DemoInfo
+    sent_mail: Path
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.supervisor.ports[service]}"
@@ -66,7 +72,9 @@ async def stack(
     blob_dir = tmp_path_factory.mktemp("e2e-blobs")
     engine = make_engine(database_url, pool_size=2)
     demo = await seed_demo(make_sessions(engine))
-    base = free_port_block(len(SERVICES))
+    base = free_port_block(len(SERVICES) + 2)
+    smtp_port, sent_mail = base + len(SERVICES) + 1, tmp_path_factory.mktemp("e2e-sent-mail")
+    await send_through_sink(make_sessions(engine), demo, smtp_port)
     supervisor = Supervisor(
         env={
             "DATABASE_URL": database_url,
@@ -75,19 +83,37 @@ async def stack(
             "INGEST_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "LOG_FORMAT": "console",
             "LOG_LEVEL": "INFO",
+            "MAILSINK_SMTP_PORT": str(smtp_port),
+            "MAILSINK_DIR": str(sent_mail),
         },
-        ports={name: base + i for i, name in enumerate(SERVICES)},
+        ports={name: base + i for i, name in enumerate((*SERVICES, "mailsink"))},
         sink=stack_log,
     )
-    supervisor.start_all()
+    for name in supervisor.ports:
+        supervisor.start(name)
     try:
         await asyncio.to_thread(supervisor.wait_ready, 90)
-        yield Stack(supervisor, stack_log, engine, demo)
+        yield Stack(supervisor, stack_log, engine, demo, sent_mail)
     finally:
         await asyncio.to_thread(supervisor.stop_all)
         await engine.dispose()
         vhost.drop()
         await database.drop()
+
+
+async def send_through_sink(sessions: Sessions, demo: DemoInfo, smtp_port: int) -> None:
+    """Point the demo tenant's SMTP server at this stack's sink; a one-second undo window."""
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(SmtpServer)
+            .where(col(SmtpServer.tenant_id) == demo.tenant_id)
+            .values(port=smtp_port)
+        )
+        await session.execute(
+            update(Tenant)
+            .where(col(Tenant.id) == demo.tenant_id)
+            .values(settings={"outbound": {"undo_seconds": 1}})
+        )
 
 
 @pytest.hookimpl(wrapper=True)

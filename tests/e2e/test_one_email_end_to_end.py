@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import TypeVar
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from postdesk_cli.demo import DEMO_PASSWORD, address
 from postdesk_ingest.domain import signature_headers
-from postdesk_schema import OutboundMessage
+from postdesk_schema import Message, OutboundMessage
 from postdesk_testing import eventually
 from sqlalchemy import select
 from sqlmodel import col
@@ -136,8 +137,10 @@ async def test_email_becomes_assigned_ticket_and_reply_joins_it(stack: Stack) ->
         assert [t["id"] for t in await tickets_of(client, stack, sara)] == [ticket_id]
 
 
-async def test_reply_without_smtp_is_recorded_as_failed(stack: Stack) -> None:
-    """A reply from the gateway reaches outbound, which records a clear failure without SMTP settings."""
+async def test_a_reply_is_sent_through_the_tenants_smtp_server_threaded(stack: Stack) -> None:
+    """A reply from the gateway goes out through the tenant's SMTP server (the sink), answering
+    the customer's mail with a signed Message-ID and the ticket's reply-token address; the
+    outbound row, the sent copy and the router's message all say sent."""
     message_id = f"{uuid.uuid4()}@customer.example"
     async with httpx.AsyncClient(timeout=10) as client:
         raw = customer_mail(subject="Invoice question", body="Wrong VAT.", message_id=message_id)
@@ -159,18 +162,47 @@ async def test_reply_without_smtp_is_recorded_as_failed(stack: Stack) -> None:
         assert sent.status_code == 202, sent.text
         outbound_id = uuid.UUID(sent.json()["outbound_id"])
 
-    async def failed_row() -> OutboundMessage | None:
+    async def kept() -> EmailMessage | None:
+        for path in stack.sent_mail.glob("*.eml"):
+            mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+            if "We are checking." in path.read_text(errors="replace"):
+                assert isinstance(mail, EmailMessage)
+                return mail
+        return None
+
+    mail = await eventually(kept, within=WITHIN, interval=INTERVAL)
+    assert mail["In-Reply-To"] == f"<{message_id}>"
+    assert mail["To"].addresses[0].addr_spec == "carol@customer.example"
+    assert mail["From"].addresses[0].addr_spec == address("cs")
+    assert "[#" in mail["Subject"]
+    assert mail["Message-ID"].startswith("<pd.")
+    assert "+" in mail["Reply-To"].addresses[0].username
+
+    async def sent_row() -> OutboundMessage | None:
         async with stack.engine.connect() as conn:
             row = (
                 await conn.execute(
                     select(OutboundMessage).where(col(OutboundMessage.id) == outbound_id)
                 )
             ).first()
-        return OutboundMessage.model_validate(row._mapping) if row else None
+        found = OutboundMessage.model_validate(row._mapping) if row else None
+        return found if found and found.status == "sent" else None
 
-    row = await eventually(failed_row, within=WITHIN, interval=INTERVAL)
-    assert row.status == "failed"
-    assert "no outbound SMTP server configured" in row.failure_reason
+    row = await eventually(sent_row, within=WITHIN, interval=INTERVAL)
+    assert row.raw_blob_ref
+
+    async def delivered() -> str | None:
+        async with stack.engine.connect() as conn:
+            status = (
+                await conn.execute(
+                    select(col(Message.delivery_status)).where(
+                        col(Message.outbound_id) == outbound_id
+                    )
+                )
+            ).scalar_one_or_none()
+        return status if status == "sent" else None
+
+    assert await eventually(delivered, within=WITHIN, interval=INTERVAL) == "sent"
 
 
 async def _json_items(

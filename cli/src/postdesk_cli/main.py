@@ -31,6 +31,7 @@ from postdesk_cli.services import (
 )
 from postdesk_cli.settings import CliSettings
 from postdesk_cli.sla import add_sla_commands, run_sla
+from postdesk_cli.smtp import add_smtp_commands, run_smtp
 from postdesk_cli.supervisor import Supervisor, entry_point
 
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"  # noqa: S105  # the ingest service's development default
@@ -163,6 +164,7 @@ def parser() -> argparse.ArgumentParser:
     add_parse_command(commands)
     add_routing_commands(commands)
     add_sla_commands(commands)
+    add_smtp_commands(commands)
     return root
 
 
@@ -191,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_routing(args, settings)
     if args.command == "sla":
         return run_sla(args, settings)
+    if args.command == "smtp":
+        return run_smtp(args, settings)
     if args.command == "run":
         return cmd_run(args.service)
     return cmd_up(settings, args.base_port, not args.no_migrate, mailsink=not args.no_mailsink)

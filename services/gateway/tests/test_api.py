@@ -345,9 +345,10 @@ class TestReplies:
         assert payload["to"] == [{"name": ticket.customer_name, "email": ticket.customer_email}]
         assert payload["subject"] == "Re: Question 1"
         assert payload["in_reply_to"] == world.messages["reply"].message_id_header
-        assert payload["references"] == [
+        assert payload["references"] == [  # the ticket's thread, ours included, oldest first
             world.messages["first"].message_id_header,
             world.messages["reply"].message_id_header,
+            world.messages["outbound"].message_id_header,
         ]
         assert payload["requested_by"] == str(world.users["backup"].id)
         assert payload["text"] == "Thanks!"

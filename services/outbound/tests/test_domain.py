@@ -1,34 +1,64 @@
-"""The outbound service's pure rules."""
+"""The sender's pure rules: when a message is first due, how long a retry waits."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import pytest
 from postdesk_outbound.domain import (
-    NO_SMTP_REASON,
-    Delivery,
-    OutboundStatus,
-    decide_delivery,
-    smtp_configured,
+    RETRY_CAP,
+    first_attempt_at,
+    gave_up_reason,
+    log_entry,
+    retry_delay,
+    usable_policy,
 )
+from postdesk_outbound.policy import OutboundPolicy
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-def test_smtp_is_configured_only_with_a_host() -> None:
-    """settings["smtp"] counts only as a mapping naming a host."""
-    assert smtp_configured({"smtp": {"host": "mail.acme.example", "port": 587}})
-    assert not smtp_configured({})
-    assert not smtp_configured({"smtp": {}})
-    assert not smtp_configured({"smtp": {"host": "  "}})
-    assert not smtp_configured({"smtp": "mail.acme.example"})
+def test_first_attempt_waits_for_the_undo_window_and_send_at() -> None:
+    assert first_attempt_at(T0, None, 10) == T0 + timedelta(seconds=10)
+    assert first_attempt_at(T0, None, 0) == T0
+    assert first_attempt_at(T0, T0 + timedelta(hours=1), 10) == T0 + timedelta(hours=1)
+    assert first_attempt_at(T0, T0 + timedelta(seconds=2), 10) == T0 + timedelta(seconds=10)
+    assert first_attempt_at(T0, T0 - timedelta(days=1), 10) == T0 + timedelta(seconds=10)
 
 
-def test_no_smtp_fails_permanently_with_reason() -> None:
-    """Without SMTP settings the request fails permanently, saying so."""
-    assert decide_delivery({}) == Delivery(OutboundStatus.FAILED, NO_SMTP_REASON, permanent=True)
-    assert NO_SMTP_REASON == "no outbound SMTP server configured for this tenant"
+@pytest.mark.parametrize(
+    ("attempt", "ceiling"),
+    [(1, 30), (2, 60), (3, 120), (7, 1920), (8, 3600), (30, 3600), (500, 3600)],
+)
+def test_backoff_doubles_up_to_the_cap_with_full_jitter(attempt: int, ceiling: int) -> None:
+    """Uniform in [1 s, min(cap, 30 s * 2^(attempt-1))]: the draw picks where."""
+    assert retry_delay(attempt, rand=lambda: 1.0) == timedelta(seconds=ceiling)
+    assert retry_delay(attempt, rand=lambda: 0.5) == timedelta(seconds=max(ceiling / 2, 1))
+    assert retry_delay(attempt, rand=lambda: 0.0) == timedelta(seconds=1)
+    assert retry_delay(attempt) <= RETRY_CAP
 
 
-def test_configured_smtp_is_not_faked() -> None:
-    """With SMTP settings nothing is claimed as sent: a non-permanent failure says sending is not available."""
-    delivery = decide_delivery({"smtp": {"host": "mail.acme.example"}})
-    assert delivery.status is OutboundStatus.FAILED
-    assert not delivery.permanent
-    assert "not implemented" in delivery.failure_reason
+def test_backoff_draws_differ() -> None:
+    """Full jitter: many senders retrying after one outage do not come back in step."""
+    assert len({retry_delay(5) for _ in range(50)}) > 10
+
+
+def test_unusable_policy_falls_back_to_the_defaults_and_says_why() -> None:
+    policy, error = usable_policy({"outbound": {"max_attempts": 0}})
+    assert policy == OutboundPolicy()
+    assert "max_attempts" in error
+    assert usable_policy({"outbound": {"max_attempts": 3}}) == (
+        OutboundPolicy(max_attempts=3),
+        "",
+    )
+
+
+def test_log_entries_and_reasons() -> None:
+    entry = log_entry(T0, "rcpt", "x" * 5000, outcome="temporary")
+    assert entry == {
+        "at": T0.isoformat(),
+        "stage": "rcpt",
+        "detail": "x" * 1000,
+        "outcome": "temporary",
+    }
+    assert gave_up_reason(8, "451 later") == "gave up after 8 attempts: 451 later"

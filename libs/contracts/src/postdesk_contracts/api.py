@@ -11,13 +11,19 @@ Errors use one problem-details shape (RFC 9457): `Problem`.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 MAX_REPLY_CHARS = 200_000
+MAX_REPLY_HTML_CHARS = 1_000_000
+MAX_EXTRA_RECIPIENTS = 50
+MAX_RECIPIENT_NAME_CHARS = 200
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+_ADDR_SPEC = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\.]+$")
 
 
 class ApiModel(BaseModel):
@@ -193,12 +199,56 @@ class NotificationList(ApiModel):
     items: list[NotificationView] = Field(description="newest first")
 
 
+class Recipient(ApiModel):
+    """An address an agent adds to a mail (Cc, Bcc): one plain addr-spec, stored lower-cased.
+
+    Control characters (line breaks among them) are refused in both fields:
+    they could start a header of their own.
+    """
+
+    name: str = Field(default="", max_length=MAX_RECIPIENT_NAME_CHARS)
+    email: str = Field(min_length=3, max_length=320)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("a name must not contain control characters")
+        return value.strip()
+
+    @field_validator("email")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        address = value.strip().lower()
+        if _CONTROL.search(address) or not _ADDR_SPEC.match(address):
+            raise ValueError("not an email address (local@domain, nothing else)")
+        if not address.rpartition("@")[0].isascii():
+            raise ValueError("a non-ASCII local part cannot be sent (no SMTPUTF8)")
+        return address
+
+
 class ReplyRequest(ApiModel):
+    """A reply to the ticket's customer.
+
+    `html` is optional (the text stays the plain-text alternative); it is
+    sanitised before it is sent. `send_at` schedules the mail (in the future,
+    at most 30 days ahead); without it the mail goes after the tenant's undo
+    window. Send an `Idempotency-Key` header to make a retried request safe.
+    """
+
     text: str = Field(min_length=1, max_length=MAX_REPLY_CHARS)
+    html: str | None = Field(default=None, max_length=MAX_REPLY_HTML_CHARS)
+    cc: list[Recipient] = Field(default_factory=list, max_length=MAX_EXTRA_RECIPIENTS)
+    bcc: list[Recipient] = Field(default_factory=list, max_length=MAX_EXTRA_RECIPIENTS)
+    send_at: AwareDatetime | None = Field(default=None, description="scheduled send time")
 
 
 class ReplyAccepted(ApiModel):
     outbound_id: uuid.UUID = Field(description="follow the reply through mail.sent / mail.failed")
+    send_at: datetime | None = Field(
+        default=None, description="when the mail goes out: it can be undone until then"
+    )
+    undo_url: str | None = Field(default=None, description="POST here to undo it before send_at")
 
 
 TicketStatusValue = Literal["open", "pending", "resolved", "closed"]
@@ -254,8 +304,43 @@ class TicketHistoryList(ApiModel):
     items: list[TicketHistoryEntry] = Field(description="oldest first")
 
 
+class OutboundCancelResult(ApiModel):
+    """An outbound mail undone before it was sent."""
+
+    outbound_id: uuid.UUID
+    status: Literal["cancelled"] = "cancelled"
+
+
+class SmtpTestRequest(ApiModel):
+    """Which SMTP settings to test: those `account_id`'s mail goes through (its override,
+    else the tenant default), or the tenant default when it is left out."""
+
+    account_id: uuid.UUID | None = None
+
+
+class SmtpTestResult(ApiModel):
+    """A connection test: connect, TLS, login, MAIL FROM, RSET, QUIT.
+
+    `stage` is where it stopped (dns, connect, tls, auth, mail; done when it
+    worked; settings when the stored settings cannot be used) and `reason`
+    says why, in words for an admin (with the server's reply when it sent one).
+    """
+
+    ok: bool
+    stage: str
+    reason: str
+    outcome: Literal["sent", "temporary", "permanent"] = Field(
+        default="sent", description="how a mail would fare: sent, temporary or permanent failure"
+    )
+    server: str = Field(default="", description="host:port (security) that was tested")
+    sender: str = Field(default="", description="the MAIL FROM address used")
+
+
 __all__ = [
+    "MAX_EXTRA_RECIPIENTS",
+    "MAX_RECIPIENT_NAME_CHARS",
     "MAX_REPLY_CHARS",
+    "MAX_REPLY_HTML_CHARS",
     "AccountAccess",
     "AttachmentInfo",
     "EmailAddress",
@@ -264,9 +349,13 @@ __all__ = [
     "MessageView",
     "NotificationList",
     "NotificationView",
+    "OutboundCancelResult",
     "Problem",
+    "Recipient",
     "ReplyAccepted",
     "ReplyRequest",
+    "SmtpTestRequest",
+    "SmtpTestResult",
     "TicketDetail",
     "TicketFieldChange",
     "TicketHistoryEntry",

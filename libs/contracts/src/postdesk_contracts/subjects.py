@@ -4,7 +4,8 @@
   (Re:, Fwd:, AW:, WG:, SV:, Balas:, 回复:, RE[2]:, Re^2:, ... with ASCII or
   full-width colons), bracketed tags ([EXTERNAL], [SPAM], [#1234], ...) and
   whitespace runs, case-folded. Two messages of one conversation written in
-  different clients and languages get the same key.
+  different clients and languages get the same key. `conversation_topic` is
+  the same with the case kept (the Thread-Topic of the mail postdesk sends).
 - Ticket tags: postdesk writes `[#1234]` into the subjects it sends
   (`format_ticket_tag`). `find_ticket_tag` reads that and the longer
   `[Ticket#1234]` / `[Ticket #1234]` other helpdesks use, and returns the
@@ -73,8 +74,9 @@ def find_ticket_tag(subject: str) -> str | None:
     return str(int(found[-1])) if found else None
 
 
-def normalize_subject(subject: str) -> str:
-    """The subject without reply/forward prefixes and bracketed tags, whitespace collapsed, case-folded."""
+def conversation_topic(subject: str) -> str:
+    """The subject without reply/forward prefixes and bracketed tags, whitespace collapsed,
+    case kept: what Outlook shows as the conversation's topic (Thread-Topic)."""
     rest = subject.replace("\u3000", " ")
     rest = _TICKET_TAG.sub(" ", rest)
     while True:
@@ -82,4 +84,9 @@ def normalize_subject(subject: str) -> str:
         if stripped == rest:
             break
         rest = stripped
-    return _WHITESPACE.sub(" ", rest).strip().casefold()
+    return _WHITESPACE.sub(" ", rest).strip()
+
+
+def normalize_subject(subject: str) -> str:
+    """The subject without reply/forward prefixes and bracketed tags, whitespace collapsed, case-folded."""
+    return conversation_topic(subject).casefold()

@@ -141,13 +141,22 @@ class EventPublisher:
         event_id: uuid.UUID,
         correlation_id: uuid.UUID,
         headers: Mapping[str, str] | None = None,
+        exchange: str = EVENTS_EXCHANGE,
     ) -> None:
+        """Publish to the events exchange, or (`exchange=DEAD_LETTER_EXCHANGE`) straight into
+        the dead-letter queue named by `routing_key`, which must exist (mandatory)."""
+        if exchange == EVENTS_EXCHANGE:
+            target, mandatory = self._exchange, routing_key in SUBSCRIBED_EVENTS
+        elif exchange == DEAD_LETTER_EXCHANGE:
+            target, mandatory = dead_letter_exchange(), True
+        else:
+            raise ValueError(f"unknown exchange {exchange!r}")
         await self._broker.publish(
             body,
-            exchange=self._exchange,
+            exchange=target,
             routing_key=routing_key,
             persist=True,
-            mandatory=routing_key in SUBSCRIBED_EVENTS,
+            mandatory=mandatory,
             message_id=str(event_id),
             correlation_id=str(correlation_id),
             content_type="application/json",

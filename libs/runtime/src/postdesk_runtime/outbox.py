@@ -4,6 +4,10 @@ A service adds `outbox_row(...)` to the session that writes its effects and
 calls `relay.wake()` after the commit. The relay publishes pending rows with
 confirms and marks them published; a crash between the two publishes the
 row again, which consumers absorb because they deduplicate on the event id.
+Rows go to the events exchange, except those `dead_letter_row` writes, which
+go to the dead-letter exchange (header `x-postdesk-exchange`), so a service
+can put a message it gives up on into its queue's dead-letter queue in the
+same transaction as the decision.
 Several replicas may relay the same service's rows: `FOR UPDATE SKIP LOCKED`
 gives each row to one of them at a time.
 """
@@ -12,13 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from opentelemetry import propagate
 from postdesk_contracts.envelope import Envelope
+from postdesk_contracts.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, QueueSpec
 from postdesk_schema.infra import OutboxEvent
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -27,6 +34,10 @@ from postdesk_runtime.broker import EventPublisher
 from postdesk_runtime.db import Sessions
 
 log = structlog.get_logger(__name__)
+
+EXCHANGE_HEADER = "x-postdesk-exchange"
+HISTORY_HEADER = "x-postdesk-history"
+REASON_HEADER = "x-postdesk-dead-reason"
 
 
 def outbox_row(service: str, envelope: Envelope[Any]) -> OutboxEvent:
@@ -39,6 +50,33 @@ def outbox_row(service: str, envelope: Envelope[Any]) -> OutboxEvent:
         body=envelope.model_dump_json(by_alias=True),
         headers=headers | {"x-correlation-id": str(envelope.correlation_id)},
     )
+
+
+def dead_letter_row(
+    service: str,
+    queue: QueueSpec,
+    envelope: Envelope[Any],
+    *,
+    row_id: uuid.UUID,
+    history: Sequence[Any],
+    reason: str,
+) -> OutboxEvent:
+    """A row that puts `envelope` into `queue`'s dead-letter queue, as RabbitMQ would have.
+
+    The body is the envelope unchanged (its own id), so it can be inspected
+    and replayed like any dead-lettered message; `row_id` is the outbox row's
+    and the published message's id. `history` (JSON) and `reason` travel as
+    headers.
+    """
+    row = outbox_row(service, envelope)
+    row.id = row_id
+    row.routing_key = queue.name  # the dead-letter exchange routes by the queue's name
+    row.headers = row.headers | {
+        EXCHANGE_HEADER: DEAD_LETTER_EXCHANGE,
+        HISTORY_HEADER: json.dumps(list(history), default=str),
+        REASON_HEADER: reason,
+    }
+    return row
 
 
 class OutboxRelay:
@@ -89,12 +127,15 @@ class OutboxRelay:
         return len(rows)
 
     async def _publish(self, row: OutboxEvent) -> None:
+        headers = dict(row.headers)
+        exchange = headers.pop(EXCHANGE_HEADER, EVENTS_EXCHANGE)
         await self._publisher.publish_raw(
             routing_key=row.routing_key,
             body=row.body.encode(),
             event_id=row.id,
-            correlation_id=uuid.UUID(row.headers.get("x-correlation-id", str(row.id))),
-            headers=row.headers,
+            correlation_id=uuid.UUID(headers.get("x-correlation-id", str(row.id))),
+            headers=headers,
+            exchange=exchange,
         )
 
     async def run(self) -> None:

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+from postdesk_contracts.outbound_policy import (
+    DAY,
+    MINUTE,
+    OutboundPolicy,
+    PolicyError,
+    Quota,
+    outbound_policy,
+)
 from postdesk_schema import (
     Attachment,
     AuditLog,
@@ -13,18 +24,22 @@ from postdesk_schema import (
     EmailAssignment,
     Message,
     Notification,
+    OutboundMessage,
     SlaTimer,
+    Tenant,
     TenantRole,
     Ticket,
     TicketHistory,
     TicketStatus,
     User,
 )
-from sqlalchemy import ColumnElement, and_, tuple_
+from sqlalchemy import ColumnElement, and_, or_, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from postdesk_gateway.domain import CurrentUser, TicketCursor
+from postdesk_gateway.domain import CurrentUser, QuotaBlock, TicketCursor
+
+log = structlog.get_logger(__name__)
 
 
 def visible_tickets(user: CurrentUser) -> ColumnElement[bool]:
@@ -265,10 +280,13 @@ def audit(
     object_id: uuid.UUID,
     ip: str,
     detail: dict[str, Any] | None = None,
+    audit_id: uuid.UUID | None = None,
 ) -> None:
-    """Append an audit row to the session's transaction."""
+    """Append an audit row to the session's transaction; `audit_id` (derived) makes a second
+    row for the same action fail on the primary key."""
     session.add(
         AuditLog(
+            id=audit_id or uuid.uuid4(),
             tenant_id=user.tenant_id,
             actor_user_id=user.id,
             action=action,
@@ -288,3 +306,179 @@ async def sla_clocks(session: AsyncSession, ticket: Ticket) -> list[SlaTimer]:
         .order_by(col(SlaTimer.target))
     )
     return list(rows.all())
+
+
+# ---- outbound mail: replies, quotas, undo -------------------------------------------------------
+
+# Outbound messages the customer never received: their ids do not belong in References.
+_UNDELIVERED = ("cancelled", "failed")
+
+
+async def tenant_policy(session: AsyncSession, tenant_id: uuid.UUID) -> OutboundPolicy:
+    """The tenant's sending policy; the defaults (and a warning) when its settings are unusable."""
+    settings = (
+        await session.execute(select(col(Tenant.settings)).where(col(Tenant.id) == tenant_id))
+    ).scalar_one_or_none()
+    try:
+        return outbound_policy(settings)
+    except PolicyError as error:
+        log.warning("unusable outbound settings; using the defaults", error=str(error))
+        return OutboundPolicy()
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    direction: str
+    message_id: str
+    references: list[str]
+
+
+async def thread_messages(session: AsyncSession, ticket: Ticket) -> list[ThreadMessage]:
+    """The Message-IDs of the ticket's messages, inbound and outbound, oldest first
+    (outbound ones left out when they were cancelled or failed)."""
+    rows = await session.execute(
+        select(col(Message.direction), col(Message.message_id_header), col(Message.references))
+        .where(
+            col(Message.ticket_id) == ticket.id,
+            col(Message.tenant_id) == ticket.tenant_id,
+            or_(
+                col(Message.direction) != "outbound",
+                col(Message.delivery_status).not_in(_UNDELIVERED),
+            ),
+        )
+        .order_by(col(Message.created_at), col(Message.id))
+    )
+    return [ThreadMessage(r.direction, r.message_id_header, list(r.references)) for r in rows]
+
+
+async def reply_audit(
+    session: AsyncSession, tenant_id: uuid.UUID, audit_id: uuid.UUID
+) -> AuditLog | None:
+    """The audit row a reply request wrote under its derived id, if it was committed."""
+    return (
+        await session.scalars(
+            select(AuditLog).where(
+                col(AuditLog.id) == audit_id, col(AuditLog.tenant_id) == tenant_id
+            )
+        )
+    ).one_or_none()
+
+
+async def quota_block(
+    session: AsyncSession,
+    quota: Quota,
+    *,
+    tenant_id: uuid.UUID,
+    account_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+) -> QuotaBlock | None:
+    """The full quota that stops one more mail now (the one that frees last), or None.
+
+    Counted as the outbound service counts (see postdesk_contracts.outbound_policy):
+    mails sent within a rolling window; a window is full while its limit-th most
+    recent send is inside it.
+    """
+    checks: list[tuple[str, int, timedelta, ColumnElement[bool]]] = [
+        (
+            "per_user_per_day",
+            quota.per_user_per_day,
+            DAY,
+            and_(
+                col(OutboundMessage.tenant_id) == tenant_id,
+                col(OutboundMessage.requested_by) == user_id,
+            ),
+        ),
+        (
+            "per_account_per_day",
+            quota.per_account_per_day,
+            DAY,
+            col(OutboundMessage.account_id) == account_id,
+        ),
+        (
+            "per_tenant_per_minute",
+            quota.per_tenant_per_minute,
+            MINUTE,
+            col(OutboundMessage.tenant_id) == tenant_id,
+        ),
+    ]
+    blocks: list[QuotaBlock] = []
+    for name, limit, window, scope in checks:
+        if limit <= 0:
+            continue
+        limiting_send = (
+            await session.execute(
+                select(col(OutboundMessage.sent_at))
+                .where(
+                    scope,
+                    col(OutboundMessage.status) == "sent",
+                    col(OutboundMessage.sent_at) > now - window,
+                    col(OutboundMessage.sent_at) <= now,
+                )
+                .order_by(col(OutboundMessage.sent_at).desc())
+                .offset(limit - 1)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if limiting_send is not None:
+            blocks.append(QuotaBlock(name, limit, window, limiting_send + window))
+    return max(blocks, key=lambda b: b.until) if blocks else None
+
+
+@dataclass(frozen=True)
+class OutboundState:
+    status: str
+    requested_by: uuid.UUID | None
+    ticket_id: uuid.UUID | None
+
+
+async def outbound_state(
+    session: AsyncSession, tenant_id: uuid.UUID, outbound_id: uuid.UUID
+) -> OutboundState | None:
+    row = (
+        await session.execute(
+            select(
+                col(OutboundMessage.status),
+                col(OutboundMessage.requested_by),
+                col(OutboundMessage.ticket_id),
+            ).where(
+                col(OutboundMessage.id) == outbound_id,
+                col(OutboundMessage.tenant_id) == tenant_id,
+            )
+        )
+    ).first()
+    return OutboundState(row.status, row.requested_by, row.ticket_id) if row else None
+
+
+@dataclass(frozen=True)
+class CancelledRow:
+    account_id: uuid.UUID
+    ticket_id: uuid.UUID | None
+
+
+async def cancel_scheduled(
+    session: AsyncSession, tenant_id: uuid.UUID, outbound_id: uuid.UUID, now: datetime
+) -> CancelledRow | None:
+    """Undo a mail that is still waiting for its time: scheduled -> cancelled, or None.
+
+    The gateway's one write to outbound_messages (ADR 2). The outbound
+    service takes a row to send it only by the scheduled -> sending update,
+    so of the two conditional updates exactly one wins.
+    """
+    row = (
+        await session.execute(
+            update(OutboundMessage)
+            .where(
+                col(OutboundMessage.id) == outbound_id,
+                col(OutboundMessage.tenant_id) == tenant_id,
+                col(OutboundMessage.status) == "scheduled",
+                or_(
+                    col(OutboundMessage.next_attempt_at).is_(None),
+                    col(OutboundMessage.next_attempt_at) > now,
+                ),
+            )
+            .values(status="cancelled", next_attempt_at=None, updated_at=now)
+            .returning(col(OutboundMessage.account_id), col(OutboundMessage.ticket_id))
+        )
+    ).first()
+    return CancelledRow(row.account_id, row.ticket_id) if row else None

@@ -7,25 +7,38 @@ responses:
     ├── AuthenticationError  (401: bad credentials or token; one answer for every cause)
     ├── NotFoundError              (404: missing *or not visible*; never says which)
     ├── ForbiddenError             (403: visible, but the caller lacks the right)
-    └── InvalidCursorError         (400: a cursor we did not issue)
+    ├── InvalidCursorError         (400: a cursor we did not issue)
+    ├── InvalidRequestError        (400: a value the request model cannot judge, e.g. a time)
+    ├── ConflictError              (409: too late, or not yet; `retry_after` when retrying helps)
+    ├── IdempotencyKeyReusedError  (422: one Idempotency-Key, two different requests)
+    └── QuotaExceededError         (429: which quota, and when it frees: `retry_after`)
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 MAX_CURSOR_CHARS = 256
 MAX_REFERENCES = 20
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
+# Fixed for ever: a retried request must map to the outbound_id it got the first time.
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("f0d4c1a2-3b5e-4c6f-8a9d-0e1f2a3b4c5d")
 
 _REPLY_PREFIX = re.compile(r"^re\s*:", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_MESSAGE_ID = re.compile(r"^[^<>\s]+@[^<>\s]+$")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]+$")
 
 
 class GatewayError(Exception):
@@ -46,6 +59,26 @@ class ForbiddenError(GatewayError):
 
 class InvalidCursorError(GatewayError):
     pass
+
+
+class InvalidRequestError(GatewayError):
+    pass
+
+
+class ConflictError(GatewayError):
+    def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class IdempotencyKeyReusedError(GatewayError):
+    pass
+
+
+class QuotaExceededError(GatewayError):
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -94,30 +127,23 @@ def decode_cursor(token: str) -> TicketCursor:
     return TicketCursor(last_message_at=when, ticket_id=ticket_id)
 
 
+def header_text(value: str) -> str:
+    """Stored text (a subject, a name) made fit for a header: control characters and
+    whitespace runs, line breaks included, become single spaces."""
+    return _WHITESPACE.sub(" ", _CONTROL.sub(" ", value)).strip()
+
+
 def reply_subject(subject: str) -> str:
     """`Re: <subject>`, unless the subject already starts with a Re: prefix.
 
-    Whitespace, line breaks included, collapses to single spaces, so a stored
-    subject can never inject a header line.
+    Whitespace and control characters, line breaks included, collapse to
+    single spaces, so a stored subject can never inject a header line (nor
+    make the outbound service refuse the mail).
     """
-    clean = _WHITESPACE.sub(" ", subject).strip()
+    clean = header_text(subject)
     if _REPLY_PREFIX.match(clean):
         return clean
     return f"Re: {clean}" if clean else "Re:"
-
-
-def reply_references(parent_message_id: str, parent_references: list[str]) -> list[str]:
-    """References of a reply (RFC 5322 3.6.4): the parent's references, then the parent.
-
-    Duplicates are dropped; a long chain keeps its root and the most recent ids.
-    """
-    chain: list[str] = []
-    for message_id in [*parent_references, parent_message_id]:
-        if message_id and message_id not in chain:
-            chain.append(message_id)
-    if len(chain) > MAX_REFERENCES:
-        chain = [chain[0], *chain[-(MAX_REFERENCES - 1) :]]
-    return chain
 
 
 @dataclass(frozen=True)
@@ -142,3 +168,77 @@ def field_changes(
         for name, value in wanted.items()
         if value is not None and value != current[name]
     ]
+
+
+def thread_references(thread: Sequence[str], *, parent_references: Sequence[str] = ()) -> list[str]:
+    """References of a reply (RFC 5322 3.6.4) built from the ticket's thread.
+
+    `thread` is the Message-IDs of the ticket's messages, inbound and
+    outbound, oldest first; `parent_references` the References of the
+    message answered, whose ids not on the ticket (older mail the ticket
+    began with) come first. Duplicates and values that are not one
+    Message-ID are dropped; a long chain keeps its root and the most recent
+    ids (`MAX_REFERENCES` in all).
+    """
+    chain: list[str] = []
+    for message_id in [*parent_references, *thread]:
+        if is_message_id(message_id) and message_id not in chain:
+            chain.append(message_id)
+    if len(chain) > MAX_REFERENCES:
+        chain = [chain[0], *chain[-(MAX_REFERENCES - 1) :]]
+    return chain
+
+
+def is_message_id(value: str) -> bool:
+    """One Message-ID without angle brackets, safe to write into a header."""
+    return bool(value) and not _CONTROL.search(value) and bool(_MESSAGE_ID.match(value))
+
+
+def outbound_id_for(user_id: uuid.UUID, idempotency_key: str) -> uuid.UUID:
+    """The outbound_id of a user's request with this key: the same on every retry.
+
+    `InvalidRequestError` for a key that is empty, too long or not visible ASCII.
+    """
+    if len(idempotency_key) > MAX_IDEMPOTENCY_KEY_CHARS or not _IDEMPOTENCY_KEY.match(
+        idempotency_key
+    ):
+        raise InvalidRequestError(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
+        )
+    return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{user_id}:{idempotency_key}")
+
+
+def request_fingerprint(ticket_id: uuid.UUID, body: str) -> str:
+    """What a retry must repeat exactly to be the same request: the ticket and the body."""
+    return hashlib.sha256(f"{ticket_id}\n{body}".encode()).hexdigest()
+
+
+def scheduled_send(send_at: datetime | None, now: datetime) -> datetime | None:
+    """A requested send time, checked: in the future, at most `MAX_SCHEDULE_AHEAD` ahead."""
+    if send_at is None:
+        return None
+    if send_at <= now:
+        raise InvalidRequestError("send_at must be in the future")
+    if send_at > now + MAX_SCHEDULE_AHEAD:
+        raise InvalidRequestError(f"send_at must be at most {MAX_SCHEDULE_AHEAD.days} days ahead")
+    return send_at
+
+
+@dataclass(frozen=True)
+class QuotaBlock:
+    """A full sending quota: which one, its limit and window, and when a slot frees."""
+
+    name: str
+    limit: int
+    window: timedelta
+    until: datetime
+
+    def problem(self, now: datetime) -> QuotaExceededError:
+        """The 429 to answer with: which limit, and when the next mail can go."""
+        per = "24 hours" if self.window >= timedelta(hours=1) else "minute"
+        wait = max(1, math.ceil((self.until - now).total_seconds()))
+        return QuotaExceededError(
+            f"sending quota {self.name} reached ({self.limit} mails per {per}); "
+            f"the next mail can be sent at {self.until.isoformat(timespec='seconds')}",
+            retry_after=wait,
+        )

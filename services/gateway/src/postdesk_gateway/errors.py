@@ -17,10 +17,14 @@ from postdesk_contracts.api import Problem
 
 from postdesk_gateway.domain import (
     AuthenticationError,
+    ConflictError,
     ForbiddenError,
     GatewayError,
+    IdempotencyKeyReusedError,
     InvalidCursorError,
+    InvalidRequestError,
     NotFoundError,
+    QuotaExceededError,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -30,6 +34,10 @@ _STATUS_OF: dict[type[GatewayError], int] = {
     ForbiddenError: 403,
     NotFoundError: 404,
     InvalidCursorError: 400,
+    InvalidRequestError: 400,
+    ConflictError: 409,
+    IdempotencyKeyReusedError: 422,
+    QuotaExceededError: 429,
 }
 
 log = structlog.get_logger(__name__)
@@ -71,6 +79,9 @@ def _http_exception(
 def _gateway_error(request: Request[Any, Any, Any], exc: GatewayError) -> Response[dict[str, Any]]:
     status = next(code for cls, code in _STATUS_OF.items() if isinstance(exc, cls))
     headers = BEARER_CHALLENGE if status == 401 else None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
     return problem_response(status, str(exc), headers=headers)
 
 

@@ -33,6 +33,7 @@ from postdesk_runtime import (
 )
 from postdesk_runtime.broker import document_published
 from postdesk_runtime.health import readiness_checks
+from postdesk_runtime.keyring import Keyring
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from postdesk_gateway.auth import BearerAuthMiddleware, Passwords, TokenService, provide_user
@@ -41,6 +42,8 @@ from postdesk_gateway.handlers import BEARER_SCHEME
 from postdesk_gateway.handlers.auth import AuthController, MeController
 from postdesk_gateway.handlers.health import healthz, readyz
 from postdesk_gateway.handlers.notifications import NotificationController
+from postdesk_gateway.handlers.outbound import OutboundController
+from postdesk_gateway.handlers.smtp import SmtpAdminController
 from postdesk_gateway.handlers.tickets import TicketController
 from postdesk_gateway.service import SERVICE
 from postdesk_gateway.settings import GatewaySettings
@@ -57,9 +60,11 @@ class Runtime:
     tokens: TokenService
     passwords: Passwords
     thread_tokens: ThreadTokens
+    keyring: Keyring
 
 
 def build_runtime(settings: GatewaySettings) -> Runtime:
+    keyring = settings.keyring()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = make_sessions(engine)
     broker = make_broker(
@@ -67,7 +72,12 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
         tracer_provider=configure_tracing(SERVICE, console_export=settings.otel_console_export),
         graceful_timeout=settings.shutdown_grace_seconds,
     )
-    document_published(broker, EventType.OUTBOUND_REQUESTED, EventType.TICKET_UPDATED)
+    document_published(
+        broker,
+        EventType.OUTBOUND_REQUESTED,
+        EventType.OUTBOUND_CANCELLED,
+        EventType.TICKET_UPDATED,
+    )
     return Runtime(
         engine=engine,
         sessions=sessions,
@@ -77,7 +87,8 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
             settings.jwt_secret, lifetime=timedelta(minutes=settings.access_token_minutes)
         ),
         passwords=Passwords(),
-        thread_tokens=ThreadTokens.from_keyring(settings.keyring()),
+        thread_tokens=ThreadTokens.from_keyring(keyring),
+        keyring=keyring,
     )
 
 
@@ -99,6 +110,7 @@ def _dependencies(rt: Runtime) -> dict[str, Provide]:
         "passwords": constant(rt.passwords),
         "tokens": constant(rt.tokens),
         "thread_tokens": constant(rt.thread_tokens),
+        "keyring": constant(rt.keyring),
         "wake_relay": constant(wake),
         "readiness": constant(readiness_checks(rt.broker, rt.engine)),
     }
@@ -127,6 +139,8 @@ def create_app(settings: GatewaySettings) -> Litestar:
             readyz,
             MeController,
             TicketController,
+            OutboundController,
+            SmtpAdminController,
             NotificationController,
         ],
         # Secure by default: every route needs a token unless it opts out (login, health)
@@ -144,7 +158,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
         cors_config=CORSConfig(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["authorization", "content-type"],
+            allow_headers=["authorization", "content-type", "idempotency-key"],
         )
         if settings.cors_origins
         else None,

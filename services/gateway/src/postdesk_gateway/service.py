@@ -1,10 +1,10 @@
 """Use cases of the gateway. Each takes its session and ports as arguments.
 
 Every read of a ticket's mail or history writes an audit row, committed before
-the data is returned. A reply's outbound.requested and an agent's
-ticket.updated are committed through the outbox in the same transaction as
-their audit row (and, for a change, the ticket and its history rows), then
-the relay is woken to publish them.
+the data is returned. A reply's outbound.requested, an undo's
+outbound.cancelled and an agent's ticket.updated are committed through the
+outbox in the same transaction as their audit row (and, for a change or an
+undo, the ticket's history rows), then the relay is woken to publish them.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 import structlog
 from postdesk_contracts import (
     Address,
     EventType,
+    OutboundCancelled,
     OutboundRequested,
     TicketChange,
     TicketUpdated,
@@ -26,7 +28,9 @@ from postdesk_contracts import (
 from postdesk_contracts.api import (
     Me,
     NotificationList,
+    OutboundCancelResult,
     ReplyAccepted,
+    ReplyRequest,
     TicketDetail,
     TicketFieldChange,
     TicketHistoryList,
@@ -35,25 +39,42 @@ from postdesk_contracts.api import (
     TicketUpdateResult,
     TokenResponse,
 )
+from postdesk_contracts.envelope import derived_event_id
+from postdesk_contracts.outbound_policy import Quota
 from postdesk_runtime import ThreadTokens
 from postdesk_runtime.outbox import outbox_row
-from postdesk_schema import Ticket, TicketHistory, TicketPriority, TicketStatus
+from postdesk_schema import (
+    AuditLog,
+    EmailAccount,
+    Ticket,
+    TicketHistory,
+    TicketPriority,
+    TicketStatus,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import db, views
 from postdesk_gateway.auth import Passwords, TokenService
 from postdesk_gateway.domain import (
     AuthenticationError,
+    ConflictError,
     CurrentUser,
     FieldChange,
     ForbiddenError,
+    IdempotencyKeyReusedError,
     NotFoundError,
     TicketCursor,
     decode_cursor,
     encode_cursor,
     field_changes,
-    reply_references,
+    header_text,
+    is_message_id,
+    outbound_id_for,
     reply_subject,
+    request_fingerprint,
+    scheduled_send,
+    thread_references,
 )
 
 SERVICE = "gateway"
@@ -252,43 +273,66 @@ async def request_reply(
     session: AsyncSession,
     user: CurrentUser,
     ticket_id: uuid.UUID,
-    text: str,
+    reply: ReplyRequest,
     *,
+    idempotency_key: str | None,
     ip: str,
     wake_relay: Callable[[], None],
     thread_tokens: ThreadTokens,
+    now: datetime | None = None,
 ) -> ReplyAccepted:
     """Queue a reply to the ticket's customer: outbound.requested through the outbox.
 
     Needs can_send on the ticket's mailbox (or tenant admin): 403 otherwise,
     404 if the ticket is not visible at all. The reply carries a Message-ID
-    signed for the ticket and, when it fits, a Reply-To with the ticket's
-    reply token, so the router files the customer's answer on this ticket.
+    signed for the ticket, a Reply-To per the tenant's policy (the ticket's
+    reply-token address, or the account's), In-Reply-To the latest inbound
+    message and References the ticket's thread.
+
+    With an `Idempotency-Key` the outbound_id derives from the user and the
+    key, and so do the ids of the event and of the audit row: a retry of a
+    committed request writes nothing and answers as the first time did (422
+    if its ticket or body differ), and of two concurrent ones the primary
+    key lets one commit. A full sending quota is a 429 that says which quota
+    and when it frees; a bad `send_at` is a 400.
     """
+    now = now or datetime.now(UTC)
     ticket = await _visible_ticket(session, user, ticket_id)
     await _require_send_right(session, user, ticket)
-    account = await db.ticket_account(session, ticket)
-    parent = await db.last_inbound_message(session, ticket)
-    outbound_id = uuid.uuid4()
-    domain = account.address.rpartition("@")[2]
-    reply_address = thread_tokens.reply_address(ticket.id, account.address)
-    payload = OutboundRequested(
-        outbound_id=outbound_id,
-        account_id=ticket.account_id,
-        ticket_id=ticket.id,
-        kind="reply",
-        to=[Address(name=ticket.customer_name, email=ticket.customer_email)],
-        subject=reply_subject(ticket.subject),
-        text=text,
-        in_reply_to=parent.message_id_header if parent else None,
-        references=reply_references(parent.message_id_header, parent.references) if parent else [],
-        requested_by=user.id,
-        message_id=thread_tokens.message_id(ticket.id, str(outbound_id), domain)
-        if domain
-        else None,
-        reply_to=[Address(name=account.display_name, email=reply_address)] if reply_address else [],
+    fingerprint = request_fingerprint(ticket.id, reply.model_dump_json())
+    outbound_id = (
+        outbound_id_for(user.id, idempotency_key) if idempotency_key is not None else uuid.uuid4()
     )
-    envelope = new_envelope(EventType.OUTBOUND_REQUESTED, payload, tenant_id=user.tenant_id)
+    audit_id = derived_event_id(outbound_id, "audit")
+    if idempotency_key is not None:
+        earlier = await db.reply_audit(session, user.tenant_id, audit_id)
+        if earlier is not None:
+            return _replayed(earlier, fingerprint)
+    send_at = scheduled_send(reply.send_at, now)
+    policy = await db.tenant_policy(session, user.tenant_id)
+    await _within_quota(session, user, ticket, policy.quota, now)
+    account = await db.ticket_account(session, ticket)
+    payload = _reply_payload(
+        ticket,
+        account,
+        reply,
+        await db.thread_messages(session, ticket),
+        outbound_id=outbound_id,
+        requested_by=user.id,
+        send_at=send_at,
+        reply_to_mode=policy.reply_to,
+        thread_tokens=thread_tokens,
+    )
+    envelope = new_envelope(
+        EventType.OUTBOUND_REQUESTED,
+        payload,
+        tenant_id=user.tenant_id,
+        event_id=derived_event_id(outbound_id, EventType.OUTBOUND_REQUESTED.value),
+    )
+    # As the outbound service schedules it (never inside the undo window), from a moment no
+    # later than its own: the undo window the answer promises is never longer than the real one.
+    undo_until = now + timedelta(seconds=policy.undo_seconds)
+    goes_at = max(send_at, undo_until) if send_at else undo_until
     session.add(outbox_row(SERVICE, envelope))
     db.audit(
         session,
@@ -297,12 +341,197 @@ async def request_reply(
         object_type="ticket",
         object_id=ticket.id,
         ip=ip,
-        detail={"outbound_id": str(outbound_id), "event_id": str(envelope.id)},
+        detail={
+            "outbound_id": str(outbound_id),
+            "event_id": str(envelope.id),
+            "send_at": goes_at.isoformat(),
+            "scheduled": send_at is not None,
+            "request_sha256": fingerprint,
+        },
+        audit_id=audit_id,
     )
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer as it did.
+        await session.rollback()
+        earlier = await db.reply_audit(session, user.tenant_id, audit_id)
+        if earlier is None or idempotency_key is None:
+            raise
+        return _replayed(earlier, fingerprint)
     wake_relay()
     log.info("reply requested", ticket_id=str(ticket.id), outbound_id=str(outbound_id))
-    return ReplyAccepted(outbound_id=outbound_id)
+    return _accepted(outbound_id, goes_at)
+
+
+async def _within_quota(
+    session: AsyncSession, user: CurrentUser, ticket: Ticket, quota: Quota, now: datetime
+) -> None:
+    """429 (`QuotaExceededError`) when a sending quota leaves no room for one more mail."""
+    block = await db.quota_block(
+        session,
+        quota,
+        tenant_id=user.tenant_id,
+        account_id=ticket.account_id,
+        user_id=user.id,
+        now=now,
+    )
+    if block is not None:
+        log.info("reply refused: quota", quota=block.name, until=block.until.isoformat())
+        raise block.problem(now)
+
+
+def _reply_payload(
+    ticket: Ticket,
+    account: EmailAccount,
+    reply: ReplyRequest,
+    thread: list[db.ThreadMessage],
+    *,
+    outbound_id: uuid.UUID,
+    requested_by: uuid.UUID,
+    send_at: datetime | None,
+    reply_to_mode: str,
+    thread_tokens: ThreadTokens,
+) -> OutboundRequested:
+    parent = next((m for m in reversed(thread) if m.direction == "inbound"), None)
+    in_reply_to = parent.message_id if parent and is_message_id(parent.message_id) else None
+    domain = account.address.rpartition("@")[2]
+    reply_address = account.address
+    if reply_to_mode == "token":
+        reply_address = thread_tokens.reply_address(ticket.id, account.address) or account.address
+    return OutboundRequested(
+        outbound_id=outbound_id,
+        account_id=ticket.account_id,
+        ticket_id=ticket.id,
+        kind="reply",
+        to=[Address(name=header_text(ticket.customer_name), email=ticket.customer_email)],
+        cc=[Address(name=r.name, email=r.email) for r in reply.cc],
+        bcc=[Address(name=r.name, email=r.email) for r in reply.bcc],
+        subject=reply_subject(ticket.subject),
+        text=reply.text,
+        html=reply.html,
+        in_reply_to=in_reply_to,
+        references=thread_references(
+            [m.message_id for m in thread],
+            parent_references=parent.references if parent else (),
+        ),
+        requested_by=requested_by,
+        message_id=thread_tokens.message_id(ticket.id, str(outbound_id), domain)
+        if domain
+        else None,
+        reply_to=[Address(name=header_text(account.display_name), email=reply_address)],
+        send_at=send_at,
+    )
+
+
+def _accepted(outbound_id: uuid.UUID, send_at: datetime | None) -> ReplyAccepted:
+    return ReplyAccepted(
+        outbound_id=outbound_id, send_at=send_at, undo_url=f"/outbound/{outbound_id}/cancel"
+    )
+
+
+def _replayed(earlier: AuditLog, fingerprint: str) -> ReplyAccepted:
+    """The answer to a retried request: the first one's, if it really is the same request."""
+    if earlier.detail.get("request_sha256") != fingerprint:
+        raise IdempotencyKeyReusedError(
+            "this Idempotency-Key was used for a different request; use a new key"
+        )
+    stored_send_at = earlier.detail.get("send_at")
+    return _accepted(
+        uuid.UUID(str(earlier.detail["outbound_id"])),
+        datetime.fromisoformat(stored_send_at) if stored_send_at else None,
+    )
+
+
+async def cancel_outbound(
+    session: AsyncSession,
+    user: CurrentUser,
+    outbound_id: uuid.UUID,
+    *,
+    ip: str,
+    wake_relay: Callable[[], None],
+    now: datetime | None = None,
+) -> OutboundCancelResult:
+    """Undo a mail before it goes: the requesting user or a tenant admin, while it is scheduled.
+
+    404 when the mail is not visible (another tenant's, or a ticket the user
+    cannot see), 403 when it is but belongs to someone else, 409 when it is
+    too late (the outbound service took it: sending, sent, failed) or, with
+    `Retry-After`, too early (requested, but not recorded by the outbound
+    service yet). Undoing an undone mail answers the same and changes
+    nothing. The cancellation, outbound.cancelled, its audit row and the
+    ticket's history row commit together.
+    """
+    now = now or datetime.now(UTC)
+    state = await db.outbound_state(session, user.tenant_id, outbound_id)
+    if state is None:
+        await _not_recorded_yet(session, user, outbound_id)
+    if not user.is_admin and state.requested_by != user.id:
+        visible = state.ticket_id is not None and (
+            await db.get_visible_ticket(session, user, state.ticket_id) is not None
+        )
+        if visible:
+            raise ForbiddenError("only the user who sent it or an admin may undo this mail")
+        raise NotFoundError("outbound mail not found")
+    if state.status == "cancelled":
+        return OutboundCancelResult(outbound_id=outbound_id)
+    cancelled = await db.cancel_scheduled(session, user.tenant_id, outbound_id, now)
+    if cancelled is None:
+        await session.rollback()
+        raise ConflictError(f"too late to undo: the mail is {state.status} already")
+    envelope = new_envelope(
+        EventType.OUTBOUND_CANCELLED,
+        OutboundCancelled(
+            outbound_id=outbound_id,
+            account_id=cancelled.account_id,
+            ticket_id=cancelled.ticket_id,
+            cancelled_by=user.id,
+        ),
+        tenant_id=user.tenant_id,
+        event_id=derived_event_id(outbound_id, EventType.OUTBOUND_CANCELLED.value),
+    )
+    session.add(outbox_row(SERVICE, envelope))
+    db.audit(
+        session,
+        user,
+        action="outbound.cancelled",
+        object_type="outbound",
+        object_id=outbound_id,
+        ip=ip,
+        detail={"ticket_id": str(cancelled.ticket_id), "event_id": str(envelope.id)},
+    )
+    if cancelled.ticket_id is not None:
+        session.add(
+            TicketHistory(
+                tenant_id=user.tenant_id,
+                ticket_id=cancelled.ticket_id,
+                kind="undo",
+                rule=AGENT_RULE,
+                detail=f"outbound mail {outbound_id} undone before sending",
+                actor_user_id=user.id,
+                event_id=envelope.id,
+                created_at=now,
+            )
+        )
+    await session.commit()
+    wake_relay()
+    log.info("outbound mail undone", outbound_id=str(outbound_id))
+    return OutboundCancelResult(outbound_id=outbound_id)
+
+
+async def _not_recorded_yet(
+    session: AsyncSession, user: CurrentUser, outbound_id: uuid.UUID
+) -> NoReturn:
+    """Raise for a mail the outbound service has no row of: 409 with Retry-After when it was
+    requested (its event is on its way), 404 otherwise."""
+    requested = await db.reply_audit(
+        session, user.tenant_id, derived_event_id(outbound_id, "audit")
+    )
+    if requested is None or not (user.is_admin or requested.actor_user_id == user.id):
+        raise NotFoundError("outbound mail not found")
+    raise ConflictError(
+        "the mail is still being queued; try to undo it again in a moment", retry_after=1
+    )
 
 
 async def notifications(

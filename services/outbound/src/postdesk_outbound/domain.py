@@ -1,51 +1,97 @@
-"""What becomes of an outbound request. No I/O.
+"""The rules of sending one outbound message. No I/O.
 
-The walking skeleton sends nothing: every request is recorded and answered
-with mail.failed and a reason that says why. A tenant without SMTP settings
-fails permanently (retrying cannot help until an admin configures a
-server); a tenant with settings fails as not yet sendable, not permanent,
-because a later version of this service will send it.
+A message moves through these states (ADR 0009):
+
+    scheduled --claim--> sending --250--> sent
+    retrying  --claim--> sending --4xx, connection error--> retrying | dead
+                         sending --5xx, unusable request--> failed
+                         sending --quota full--> retrying (not counted as an attempt)
+    scheduled --undo--> cancelled
+
+Only the claim leaves `scheduled` and `retrying` for `sending`, and only the
+undo leaves `scheduled` for `cancelled`; both are conditional on the status
+they leave, so a message is either sent or cancelled, never both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import random
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from postdesk_outbound.policy import OutboundPolicy, PolicyError, outbound_policy
+
 NO_SMTP_REASON = "no outbound SMTP server configured for this tenant"
-SENDING_UNAVAILABLE_REASON = "sending through the tenant's SMTP server is not implemented yet"
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=1)
+RETRY_FLOOR = timedelta(seconds=1)
+MAX_LOGGED_RESPONSE = 1000
+CRASH_BEFORE_TRANSACTION = (
+    "recovered: the sender stopped before the SMTP transaction; nothing was sent"
+)
+CRASH_DURING_TRANSACTION = (
+    "resent after a crash during the SMTP transaction: "
+    "may duplicate the earlier attempt (same Message-ID)"
+)
 
 
 class OutboundStatus(StrEnum):
-    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+    DEAD = "dead"
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """The recorded result of one request."""
+def usable_policy(tenant_settings: Mapping[str, Any] | None) -> tuple[OutboundPolicy, str]:
+    """The tenant's sending policy, or the defaults and why when its settings are unusable.
 
-    status: OutboundStatus
-    failure_reason: str
-    permanent: bool
-
-
-def smtp_configured(tenant_settings: Mapping[str, Any]) -> bool:
-    """True when the tenant's settings name an SMTP server (`settings["smtp"]["host"]`)."""
-    smtp = tenant_settings.get("smtp")
-    return isinstance(smtp, Mapping) and bool(str(smtp.get("host") or "").strip())
-
-
-def decide_delivery(tenant_settings: Mapping[str, Any]) -> Delivery:
-    if not smtp_configured(tenant_settings):
-        return Delivery(OutboundStatus.FAILED, NO_SMTP_REASON, permanent=True)
-    return Delivery(OutboundStatus.FAILED, SENDING_UNAVAILABLE_REASON, permanent=False)
+    A bad setting never stops mail: the defaults apply and the caller logs the reason.
+    """
+    try:
+        return outbound_policy(tenant_settings), ""
+    except PolicyError as error:
+        return OutboundPolicy(), str(error)
 
 
 def unknown_account_reason(account_known: bool) -> str:
     if account_known:
         return "the email account belongs to another tenant"
     return "the email account does not exist"
+
+
+def first_attempt_at(
+    requested_at: datetime, send_at: datetime | None, undo_seconds: int
+) -> datetime:
+    """When a new request is first due: its `send_at`, but never inside the undo window."""
+    undo_until = requested_at + timedelta(seconds=undo_seconds)
+    return max(send_at, undo_until) if send_at is not None else undo_until
+
+
+def retry_delay(
+    attempt: int,
+    *,
+    base: timedelta = RETRY_BASE,
+    cap: timedelta = RETRY_CAP,
+    rand: Callable[[], float] = random.random,
+) -> timedelta:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**(attempt-1))].
+
+    `attempt` counts from 1 (the attempt that just failed). A floor of one
+    second keeps an unlucky draw from retrying in the same breath.
+    """
+    ceiling = min(cap, base * (1 << min(max(attempt - 1, 0), 30)))
+    return max(RETRY_FLOOR, ceiling * rand())
+
+
+def gave_up_reason(attempts: int, last: str) -> str:
+    return f"gave up after {attempts} attempts: {last}"
+
+
+def log_entry(at: datetime, stage: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """One attempt_log item: when, at which stage, what happened (a server's answer is cut to 1000 characters)."""
+    return {"at": at.isoformat(), "stage": stage, "detail": detail[:MAX_LOGGED_RESPONSE], **extra}

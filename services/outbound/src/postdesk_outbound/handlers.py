@@ -1,4 +1,4 @@
-"""The outbound service's subscriber: outbound.requested in, mail.sent or mail.failed out."""
+"""The outbound service's subscriber: outbound.requested in, a scheduled message recorded."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from postdesk_outbound.service import handle_outbound
 def register_handlers(broker: RabbitBroker, sessions: Sessions, relay: OutboxRelay) -> None:
     @subscriber(broker, queue_for("outbound", EventType.OUTBOUND_REQUESTED))
     async def on_outbound_requested(event: Envelope[OutboundRequested]) -> None:
-        """Record an email to send through the tenant's SMTP server and report the result.
-
-        The skeleton sends nothing yet: it records the request and emits mail.failed with the reason.
-        """
+        """Schedule an email to send through the tenant's SMTP server (after the undo window,
+        or at `send_at`); the sender reports it with mail.sent or mail.failed. A request for
+        an account not of the tenant is refused at once with mail.failed."""
         async with sessions() as session, session.begin():
             outcome = await handle_outbound(session, event)
         if outcome.emitted:

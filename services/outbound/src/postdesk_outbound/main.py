@@ -2,29 +2,64 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import partial
+
 from faststream.asgi import AsgiFastStream
 from postdesk_contracts import EventType
 from postdesk_runtime import (
     ConsumerParts,
+    Periodic,
+    ThreadTokens,
     configure_logging,
+    make_blob_store,
     outbox_consumer_app,
     serve,
 )
 
 from postdesk_outbound.handlers import register_handlers
+from postdesk_outbound.sender import recover_stalled, send_due
 from postdesk_outbound.service import SERVICE
 from postdesk_outbound.settings import OutboundSettings
 
+PUBLISHES = (EventType.MAIL_SENT, EventType.MAIL_FAILED)
+
 
 def create_app(settings: OutboundSettings) -> AsgiFastStream:
-    """Wire broker, database, outbox relay and the outbound.requested subscriber."""
+    """Wire broker, database, blob store, outbox relay, the subscriber, the sender and its recovery."""
 
-    def register(parts: ConsumerParts) -> None:
+    def register(parts: ConsumerParts) -> list[Periodic]:
         register_handlers(parts.broker, parts.sessions, parts.relay)
+        keyring = settings.keyring()
+        lease = timedelta(seconds=settings.sending_lease_seconds)
+        send = partial(
+            send_due,
+            parts.sessions,
+            make_blob_store(settings),
+            keyring,
+            ThreadTokens.from_keyring(keyring),
+            batch=settings.send_batch,
+            lease=lease,
+        )
+        recover = partial(recover_stalled, parts.sessions, lease=lease, batch=settings.send_batch)
+        return [
+            Periodic(
+                "send-due",
+                send,
+                interval=settings.send_poll_interval_seconds,
+                full_batch=settings.send_batch,
+                after_work=parts.relay.wake,
+            ),
+            Periodic(
+                "recover-stalled-sends",
+                recover,
+                interval=settings.recovery_interval_seconds,
+                full_batch=settings.send_batch,
+                after_work=parts.relay.wake,
+            ),
+        ]
 
-    return outbox_consumer_app(
-        SERVICE, settings, publishes=[EventType.MAIL_FAILED], register=register
-    )
+    return outbox_consumer_app(SERVICE, settings, publishes=PUBLISHES, register=register)
 
 
 def run() -> None:

@@ -21,6 +21,9 @@ _PROBLEMS = {
     401: "missing, invalid or expired credentials",
     403: "visible, but you lack the right for this action",
     404: "no such resource visible to you",
+    409: "too late (or too early: then `Retry-After` says when to try again)",
+    422: "the Idempotency-Key was used before for a different request",
+    429: "a sending quota is full: `detail` says which, `Retry-After` when it frees",
 }
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from postdesk_contracts.api import (
     ReplyAccepted,
     ReplyRequest,
@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postdesk_gateway import service
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
 
 class TicketController(Controller):
@@ -89,7 +91,7 @@ class TicketController(Controller):
     @post(
         "/{ticket_id:uuid}/replies",
         status_code=202,
-        responses=problems(400, 401, 403, 404),
+        responses=problems(400, 401, 403, 404, 422, 429),
     )
     async def reply(
         self,
@@ -100,13 +102,25 @@ class TicketController(Controller):
         client_ip: NamedDependency[str],
         wake_relay: NamedDependency[Callable[[], None]],
         thread_tokens: NamedDependency[ThreadTokens],
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(
+                name=IDEMPOTENCY_KEY_HEADER,
+                description="makes a retry safe: the same key gives the same outbound_id "
+                "and queues nothing twice",
+            ),
+        ] = None,
     ) -> ReplyAccepted:
-        """Queue a reply to the customer from the ticket's mailbox (needs can_send)."""
+        """Queue a reply to the customer from the ticket's mailbox (needs can_send).
+
+        It goes at `send_at` (the requested time, or after the tenant's undo
+        window) and can be undone until then at `undo_url`."""
         return await service.request_reply(
             session,
             user,
             ticket_id,
-            data.text,
+            data,
+            idempotency_key=idempotency_key,
             ip=client_ip,
             wake_relay=wake_relay,
             thread_tokens=thread_tokens,

@@ -1,0 +1,304 @@
+"""POST /admin/smtp/test: a tenant admin tests the stored SMTP settings. Real PostgreSQL and
+a real SMTP server (aiosmtpd in the test's event loop, which the in-process app shares).
+
+`world` (conftest) is this module's own; the tests write their SMTP rows through
+`save_server`, sealed with the gateway's keyring, as the CLI does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from postdesk_gateway.settings import GatewaySettings
+from postdesk_runtime import Sessions
+from postdesk_runtime.keyring import Keyring
+from postdesk_schema import SmtpServer
+from postdesk_smtp.settings import ServerChanges, save_server
+from sqlmodel import col, delete
+
+pytestmark = pytest.mark.integration
+
+Auth = Callable[[str], dict[str, str]]
+PASSWORD = "s3cret pass phrase"
+
+
+@dataclass
+class Server:
+    port: int = 0
+    senders: list[str] = field(default_factory=list)
+
+
+class _Handler:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    async def handle_MAIL(  # noqa: N802  # the hook name aiosmtpd looks up
+        self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        self.server.senders.append(address)
+        envelope.mail_from = address
+        return "250 OK"
+
+
+@asynccontextmanager
+async def smtp_server() -> AsyncIterator[Server]:
+    """A plain SMTP server on 127.0.0.1 accepting the login bob / PASSWORD."""
+    loop = asyncio.get_running_loop()
+    state = Server()
+    sessions: list[SMTP] = []
+
+    def authenticate(
+        smtp: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"bob",
+            PASSWORD.encode(),
+        )
+        return AuthResult(success=ok, handled=False)
+
+    def factory() -> SMTP:
+        smtp = SMTP(
+            _Handler(state),
+            hostname="mx.test",
+            authenticator=authenticate,
+            auth_require_tls=False,
+            loop=loop,
+        )
+        sessions.append(smtp)
+        return smtp
+
+    listener = await loop.create_server(factory, host="127.0.0.1", port=0)
+    state.port = listener.sockets[0].getsockname()[1]
+    try:
+        yield state
+    finally:
+        listener.close()
+        handlers = [s._handler_coroutine for s in sessions if s._handler_coroutine is not None]
+        for smtp in sessions:
+            if smtp.transport is not None:
+                smtp.transport.close()
+        for handler in handlers:
+            handler.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        await listener.wait_closed()
+
+
+async def store(
+    sessions: Sessions,
+    keyring: Keyring,
+    tenant_id: uuid.UUID,
+    account_id: uuid.UUID | None = None,
+    **changes: Any,
+) -> SmtpServer:
+    async with sessions() as session, session.begin():
+        server, _ = await save_server(
+            session,
+            keyring,
+            tenant_id=tenant_id,
+            account_id=account_id,
+            changes=ServerChanges(**changes),
+        )
+        return server
+
+
+async def stored(sessions: Sessions, server_id: uuid.UUID) -> SmtpServer:
+    async with sessions() as session:
+        found = await session.get(SmtpServer, server_id)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+async def clean(sessions: Sessions, world: Any) -> AsyncIterator[None]:
+    """Every test starts and ends without SMTP settings in the world's tenants."""
+
+    async def remove() -> None:
+        async with sessions() as session, session.begin():
+            await session.execute(
+                delete(SmtpServer).where(
+                    col(SmtpServer.tenant_id).in_([world.tenant_a, world.tenant_b])
+                )
+            )
+
+    await remove()
+    yield
+    await remove()
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.mark.usefixtures("clean")
+class TestSmtpTest:
+    async def test_success_for_the_tenant_default_is_reported_and_recorded(
+        self,
+        client: httpx.AsyncClient,
+        world: Any,
+        auth: Auth,
+        sessions: Sessions,
+        settings: GatewaySettings,
+    ) -> None:
+        async with smtp_server() as smtp:
+            row = await store(
+                sessions,
+                settings.keyring(),
+                world.tenant_a,
+                host="127.0.0.1",
+                port=smtp.port,
+                security="none",
+                username="bob",
+                password=PASSWORD,
+            )
+            response = await client.post("/admin/smtp/test", json={}, headers=auth("admin"))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        sender = body["sender"]
+        assert body == {
+            "ok": True,
+            "stage": "done",
+            "reason": f"connected to 127.0.0.1:{smtp.port} with no TLS, logged in as bob; "
+            f"sender {sender} accepted: 250 OK",
+            "outcome": "sent",
+            "server": f"127.0.0.1:{smtp.port} (none)",
+            "sender": sender,
+        }
+        assert smtp.senders == [sender]
+        assert sender in {a.address for a in world.accounts.values()}  # one of the tenant's
+        after = await stored(sessions, row.id)
+        assert after.last_test_at is not None
+        assert after.last_test_result == "ok: " + body["reason"]
+
+    async def test_failure_gives_the_stage_and_reason(
+        self,
+        client: httpx.AsyncClient,
+        world: Any,
+        auth: Auth,
+        sessions: Sessions,
+        settings: GatewaySettings,
+    ) -> None:
+        support = world.accounts["support"]
+        async with smtp_server() as smtp:
+            await store(sessions, settings.keyring(), world.tenant_a, host="smtp.postdesk.invalid")
+            override = await store(
+                sessions,
+                settings.keyring(),
+                world.tenant_a,
+                support.id,
+                host="127.0.0.1",
+                port=smtp.port,
+                security="none",
+                username="bob",
+                password="wrong",
+            )
+            response = await client.post(
+                "/admin/smtp/test", json={"account_id": str(support.id)}, headers=auth("admin")
+            )
+            # another account goes through the tenant default
+            default = await client.post(
+                "/admin/smtp/test",
+                json={"account_id": str(world.accounts["sales"].id)},
+                headers=auth("admin"),
+            )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["ok"], body["stage"], body["outcome"]) == (False, "auth", "permanent")
+        assert body["reason"].startswith("535 ")
+        assert body["sender"] == support.address
+        assert smtp.senders == []
+        assert (await stored(sessions, override.id)).last_test_result.startswith(
+            "permanent failure at auth: 535 "
+        )
+        assert default.status_code == 200, default.text
+        assert (default.json()["stage"], default.json()["server"]) == (
+            "dns",
+            "smtp.postdesk.invalid:587 (starttls)",
+        )
+
+    async def test_an_inactive_override_is_not_what_is_tested(
+        self,
+        client: httpx.AsyncClient,
+        world: Any,
+        auth: Auth,
+        sessions: Sessions,
+        settings: GatewaySettings,
+    ) -> None:
+        support = world.accounts["support"]
+        await store(sessions, settings.keyring(), world.tenant_a, host="smtp.postdesk.invalid")
+        await store(
+            sessions,
+            settings.keyring(),
+            world.tenant_a,
+            support.id,
+            host="override.postdesk.invalid",
+            is_active=False,
+        )
+        response = await client.post(
+            "/admin/smtp/test", json={"account_id": str(support.id)}, headers=auth("admin")
+        )
+        assert response.json()["server"] == "smtp.postdesk.invalid:587 (starttls)"
+
+    async def test_a_password_the_keyring_cannot_open_is_reported(
+        self,
+        client: httpx.AsyncClient,
+        world: Any,
+        auth: Auth,
+        sessions: Sessions,
+    ) -> None:
+        stranger = Keyring([("retired", os.urandom(32))])
+        await store(sessions, stranger, world.tenant_a, host="smtp.example.com", password="x")
+        response = await client.post("/admin/smtp/test", json={}, headers=auth("admin"))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["ok"], body["stage"]) == (False, "settings")
+        assert "retired" in body["reason"]
+
+    @pytest.mark.parametrize("role", ["primary", "viewer", "unassigned"])
+    async def test_only_tenant_admins(
+        self,
+        client: httpx.AsyncClient,
+        world: Any,
+        auth: Auth,
+        sessions: Sessions,
+        settings: GatewaySettings,
+        role: str,
+    ) -> None:
+        await store(sessions, settings.keyring(), world.tenant_a, host="smtp.postdesk.invalid")
+        response = await client.post("/admin/smtp/test", json={}, headers=auth(role))
+        problem(response, 403)
+
+    async def test_404_without_settings_or_for_another_tenants_account(
+        self,
+        client: httpx.AsyncClient,
+        world: Any,
+        auth: Auth,
+        sessions: Sessions,
+        settings: GatewaySettings,
+    ) -> None:
+        problem(await client.post("/admin/smtp/test", json={}, headers=auth("admin")), 404)
+        await store(sessions, settings.keyring(), world.tenant_b, host="smtp.postdesk.invalid")
+        foreign = world.accounts["b_support"].id
+        response = await client.post(
+            "/admin/smtp/test", json={"account_id": str(foreign)}, headers=auth("admin")
+        )
+        assert problem(response, 404)["detail"] == "no such account"
+        # tenant B's admin does reach tenant B's settings
+        own = await client.post(
+            "/admin/smtp/test", json={"account_id": str(foreign)}, headers=auth("admin_b")
+        )
+        assert own.json()["stage"] == "dns"
+
+    async def test_without_a_token(self, client: httpx.AsyncClient) -> None:
+        problem(await client.post("/admin/smtp/test", json={}), 401)

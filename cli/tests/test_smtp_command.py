@@ -1,24 +1,19 @@
 """`postdesk smtp set|show|test` as a process, against the database and a real SMTP server.
 
-The SMTP server is aiosmtpd in the test's event loop (it serves while the
-test awaits the command): no TLS, AUTH PLAIN/LOGIN allowed in the clear,
-recording the senders it was offered.
+The SMTP server is postdesk_testing.smtp's aiosmtpd in the test's event loop
+(it serves while the test awaits the command): no TLS, AUTH PLAIN/LOGIN
+allowed in the clear, recording the senders it was offered.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from postdesk_runtime import Sessions
 from postdesk_runtime.settings import ServiceSettings
 from postdesk_schema import SmtpServer
+from postdesk_testing.smtp import smtp_server
 from sqlmodel import col, select
 
 from .tenancy import Tenancy, postdesk, seed_tenancy
@@ -26,68 +21,6 @@ from .tenancy import Tenancy, postdesk, seed_tenancy
 pytestmark = pytest.mark.integration
 
 PASSWORD = "s3cret pass phrase"
-
-
-@dataclass
-class Server:
-    port: int = 0
-    senders: list[str] = field(default_factory=list)
-
-
-class _Handler:
-    def __init__(self, server: Server) -> None:
-        self.server = server
-
-    async def handle_MAIL(  # noqa: N802  # the hook name aiosmtpd looks up
-        self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        self.server.senders.append(address)
-        envelope.mail_from = address
-        return "250 OK"
-
-
-@asynccontextmanager
-async def smtp_server(users: dict[str, str]) -> AsyncIterator[Server]:
-    """A plain SMTP server on 127.0.0.1 that accepts these logins."""
-    loop = asyncio.get_running_loop()
-    state = Server()
-    sessions: list[SMTP] = []
-
-    def authenticate(
-        smtp: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and users.get(data.login.decode()) == (
-            data.password.decode()
-        )
-        return AuthResult(success=ok, handled=False)
-
-    def factory() -> SMTP:
-        smtp = SMTP(
-            _Handler(state),
-            hostname="mx.test",
-            authenticator=authenticate,
-            auth_require_tls=False,
-            loop=loop,
-        )
-        sessions.append(smtp)
-        return smtp
-
-    listener = await loop.create_server(factory, host="127.0.0.1", port=0)
-    state.port = listener.sockets[0].getsockname()[1]
-    try:
-        yield state
-    finally:
-        listener.close()
-        for smtp in sessions:
-            if smtp.transport is not None:
-                smtp.transport.close()
-            if smtp._handler_coroutine is not None:
-                smtp._handler_coroutine.cancel()
-        await asyncio.gather(
-            *(s._handler_coroutine for s in sessions if s._handler_coroutine),
-            return_exceptions=True,
-        )
-        await listener.wait_closed()
 
 
 async def rows(sessions: Sessions, seed: Tenancy) -> list[SmtpServer]:
@@ -145,7 +78,7 @@ async def test_test_reports_success_and_records_it(
 ) -> None:
     seed = await seed_tenancy(sessions)
     monkeypatch.setenv("SMTP_TEST_PASSWORD", PASSWORD)
-    async with smtp_server({"bob": PASSWORD}) as server:
+    async with smtp_server(users={"bob": PASSWORD}) as server:
         code, _, err = await postdesk(
             database_url,
             *("smtp", "set", seed.slug, "--host", "127.0.0.1", "--port", str(server.port)),
@@ -169,7 +102,7 @@ async def test_a_failed_test_exits_1_with_stage_and_reason(
 ) -> None:
     seed = await seed_tenancy(sessions)
     monkeypatch.setenv("SMTP_TEST_PASSWORD", "wrong")
-    async with smtp_server({"bob": PASSWORD}) as server:
+    async with smtp_server(users={"bob": PASSWORD}) as server:
         await postdesk(
             database_url,
             *("smtp", "set", seed.slug, "--host", "127.0.0.1", "--port", str(server.port)),
@@ -189,7 +122,7 @@ async def test_the_account_override_and_from_are_used(
     database_url: str, sessions: Sessions
 ) -> None:
     seed = await seed_tenancy(sessions)
-    async with smtp_server({}) as server:
+    async with smtp_server(users={}) as server:
         await postdesk(database_url, "smtp", "set", seed.slug, "--host", "smtp.postdesk.invalid")
         await postdesk(
             database_url,

@@ -7,89 +7,25 @@ a real SMTP server (aiosmtpd in the test's event loop, which the in-process app 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from postdesk_gateway.settings import GatewaySettings
 from postdesk_runtime import Sessions
 from postdesk_runtime.keyring import Keyring
 from postdesk_schema import SmtpServer
 from postdesk_smtp.settings import ServerChanges, save_server
+from postdesk_testing.smtp import smtp_server
 from sqlmodel import col, delete
 
 pytestmark = pytest.mark.integration
 
 Auth = Callable[[str], dict[str, str]]
 PASSWORD = "s3cret pass phrase"
-
-
-@dataclass
-class Server:
-    port: int = 0
-    senders: list[str] = field(default_factory=list)
-
-
-class _Handler:
-    def __init__(self, server: Server) -> None:
-        self.server = server
-
-    async def handle_MAIL(  # noqa: N802  # the hook name aiosmtpd looks up
-        self, smtp: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        self.server.senders.append(address)
-        envelope.mail_from = address
-        return "250 OK"
-
-
-@asynccontextmanager
-async def smtp_server() -> AsyncIterator[Server]:
-    """A plain SMTP server on 127.0.0.1 accepting the login bob / PASSWORD."""
-    loop = asyncio.get_running_loop()
-    state = Server()
-    sessions: list[SMTP] = []
-
-    def authenticate(
-        smtp: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-            b"bob",
-            PASSWORD.encode(),
-        )
-        return AuthResult(success=ok, handled=False)
-
-    def factory() -> SMTP:
-        smtp = SMTP(
-            _Handler(state),
-            hostname="mx.test",
-            authenticator=authenticate,
-            auth_require_tls=False,
-            loop=loop,
-        )
-        sessions.append(smtp)
-        return smtp
-
-    listener = await loop.create_server(factory, host="127.0.0.1", port=0)
-    state.port = listener.sockets[0].getsockname()[1]
-    try:
-        yield state
-    finally:
-        listener.close()
-        handlers = [s._handler_coroutine for s in sessions if s._handler_coroutine is not None]
-        for smtp in sessions:
-            if smtp.transport is not None:
-                smtp.transport.close()
-        for handler in handlers:
-            handler.cancel()
-        await asyncio.gather(*handlers, return_exceptions=True)
-        await listener.wait_closed()
 
 
 async def store(
@@ -151,7 +87,7 @@ class TestSmtpTest:
         sessions: Sessions,
         settings: GatewaySettings,
     ) -> None:
-        async with smtp_server() as smtp:
+        async with smtp_server(users={"bob": PASSWORD}) as smtp:
             row = await store(
                 sessions,
                 settings.keyring(),
@@ -190,7 +126,7 @@ class TestSmtpTest:
         settings: GatewaySettings,
     ) -> None:
         support = world.accounts["support"]
-        async with smtp_server() as smtp:
+        async with smtp_server(users={"bob": PASSWORD}) as smtp:
             await store(sessions, settings.keyring(), world.tenant_a, host="smtp.postdesk.invalid")
             override = await store(
                 sessions,

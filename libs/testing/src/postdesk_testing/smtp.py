@@ -161,6 +161,7 @@ class SmtpTestServer:
     received: list[Received] = field(default_factory=list)
     auth_attempts: list[tuple[str, str, bool]] = field(default_factory=list)  # mechanism, login, ok
     commands: list[str] = field(default_factory=list)  # MAIL, RCPT, DATA as they came
+    senders: list[str] = field(default_factory=list)  # every MAIL FROM accepted (probes too)
 
     def target(self, **overrides: Any) -> SmtpTarget:
         """An SmtpTarget for this server (its TLS mode, trusting the test CA)."""
@@ -207,6 +208,7 @@ class _Handler:
             return scripted
         envelope.mail_from = address
         envelope.mail_options.extend(options)
+        self.server.senders.append(address)
         return "250 OK"
 
     async def handle_RCPT(  # noqa: N802  # the hook name aiosmtpd looks up

@@ -50,8 +50,31 @@ class OutboundMessage(SQLModel, table=True):
             "next_attempt_at",
             postgresql_where=text("status IN ('scheduled', 'retrying')"),
         ),
-        Index("ix_outbound_messages_sender_day", "requested_by", "created_at"),
-        Index("ix_outbound_messages_account_day", "account_id", "created_at"),
+        # the quota windows count sent mail by sent_at, per user, account and tenant
+        Index(
+            "ix_outbound_messages_sent_by_user",
+            "requested_by",
+            "sent_at",
+            postgresql_where=text("status = 'sent'"),
+        ),
+        Index(
+            "ix_outbound_messages_sent_by_account",
+            "account_id",
+            "sent_at",
+            postgresql_where=text("status = 'sent'"),
+        ),
+        Index(
+            "ix_outbound_messages_sent_by_tenant",
+            "tenant_id",
+            "sent_at",
+            postgresql_where=text("status = 'sent'"),
+        ),
+        # recovery looks for claims older than the lease
+        Index(
+            "ix_outbound_messages_claimed",
+            "claimed_at",
+            postgresql_where=text("status = 'sending'"),
+        ),
     )
 
     id: uuid.UUID = Field(primary_key=True, description="the outbound_id of outbound.requested")

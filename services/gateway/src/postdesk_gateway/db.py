@@ -33,7 +33,7 @@ from postdesk_schema import (
     TicketStatus,
     User,
 )
-from sqlalchemy import ColumnElement, and_, or_, tuple_, update
+from sqlalchemy import ColumnElement, and_, or_, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -411,7 +411,7 @@ async def quota_block(
                 select(col(OutboundMessage.sent_at))
                 .where(
                     scope,
-                    col(OutboundMessage.status) == "sent",
+                    text("outbound_messages.status = 'sent'"),  # a literal: the partial index
                     col(OutboundMessage.sent_at) > now - window,
                     col(OutboundMessage.sent_at) <= now,
                 )

@@ -25,6 +25,11 @@ from sqlmodel import col
 from postdesk_outbound.domain import OutboundStatus, log_entry
 from postdesk_outbound.policy import DAY, MINUTE, Quota
 
+# A literal, not bind parameters, so that generic (prepared) plans can use the partial indexes.
+_DUE_STATUSES = text("outbound_messages.status IN ('scheduled', 'retrying')")
+_SENDING = text("outbound_messages.status = 'sending'")
+_SENT = text("outbound_messages.status = 'sent'")
+
 
 @dataclass(frozen=True)
 class AccountInfo:
@@ -220,7 +225,7 @@ async def quota_block(
                 select(col(OutboundMessage.sent_at))
                 .where(
                     scope,
-                    col(OutboundMessage.status) == OutboundStatus.SENT.value,
+                    _SENT,
                     col(OutboundMessage.sent_at) > now - window,
                     col(OutboundMessage.sent_at) <= now,
                 )
@@ -291,10 +296,6 @@ def _claim(row: Any) -> Claim:
     )
 
 
-# A literal, not bind parameters, so that generic (prepared) plans can use the partial index.
-_DUE_STATUSES = text("outbound_messages.status IN ('scheduled', 'retrying')")
-
-
 async def claim_due(session: AsyncSession, *, now: datetime, batch: int) -> list[Claim]:
     """Take up to `batch` due messages for an attempt: scheduled/retrying -> sending, attempts + 1.
 
@@ -331,7 +332,7 @@ async def claim_stalled(
     rows = await session.execute(
         select(*_CLAIM_COLUMNS)
         .where(
-            col(OutboundMessage.status) == OutboundStatus.SENDING.value,
+            _SENDING,
             col(OutboundMessage.claimed_at) < claimed_before,
         )
         .order_by(col(OutboundMessage.claimed_at))

@@ -14,6 +14,7 @@ from postdesk_notifier.domain import (
     assignment_title,
     plan_assignment_notification,
     skip_backfill,
+    skip_self_assignment,
 )
 
 TENANT = uuid.uuid4()
@@ -94,3 +95,14 @@ def test_imported_mail_is_never_notified() -> None:
         assert skip_backfill(payload) is None
         skipped = skip_backfill(payload.model_copy(update={"imported": True}))
         assert skipped == Skipped("imported from a mailbox backfill")
+
+
+def test_an_assignment_someone_made_to_themselves_notifies_nobody() -> None:
+    """Composing a new mail assigns its ticket to the author: no "assigned to you" for that;
+    a rule's assignment or someone else's still notifies."""
+    agent, other = uuid.uuid4(), uuid.uuid4()
+    common = {"ticket_id": uuid.uuid4(), "account_id": uuid.uuid4(), "assignee_id": agent}
+    own = TicketAssigned(**common, rule="composed", assigned_by=agent)
+    assert skip_self_assignment(own) == Skipped("the assignee made the assignment")
+    assert skip_self_assignment(TicketAssigned(**common, rule="primary")) is None
+    assert skip_self_assignment(TicketAssigned(**common, rule="agent", assigned_by=other)) is None

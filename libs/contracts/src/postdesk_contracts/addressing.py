@@ -33,3 +33,13 @@ def without_plus(address: str) -> str | None:
 def outbound_message_id(outbound_id: uuid.UUID, domain: str) -> str:
     """The Message-ID of an outbound mail whose request named none (no angle brackets)."""
     return f"{outbound_id.hex}@{domain or 'postdesk.invalid'}"
+
+
+def outbound_message_row_id(outbound_id: uuid.UUID) -> uuid.UUID:
+    """The id of the `messages` row the router stores an outbound mail under.
+
+    Derived from the request, so the requester knows it before the router
+    records the mail: a ticket the gateway opens by composing names it as
+    ticket.created's `first_message_id`.
+    """
+    return uuid.uuid5(outbound_id, "message")

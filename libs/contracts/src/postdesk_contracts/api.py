@@ -22,6 +22,7 @@ MAX_REPLY_CHARS = 200_000
 MAX_REPLY_HTML_CHARS = 1_000_000
 MAX_EXTRA_RECIPIENTS = 50
 MAX_RECIPIENT_NAME_CHARS = 200
+MAX_SUBJECT_CHARS = 500
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _ADDR_SPEC = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\.]+$")
 
@@ -251,6 +252,40 @@ class ReplyAccepted(ApiModel):
     undo_url: str | None = Field(default=None, description="POST here to undo it before send_at")
 
 
+class ComposeRequest(ApiModel):
+    """A new mail from a mailbox the user may send from (can_send); it opens a ticket.
+
+    The ticket's customer is the first `to` recipient; the ticket starts
+    pending (waiting on the customer) and assigned to the author. `html`,
+    `send_at` and the `Idempotency-Key` header work as for a reply.
+    """
+
+    account_id: uuid.UUID = Field(description="the mailbox the mail is sent from")
+    to: list[Recipient] = Field(min_length=1, max_length=MAX_EXTRA_RECIPIENTS)
+    cc: list[Recipient] = Field(default_factory=list, max_length=MAX_EXTRA_RECIPIENTS)
+    bcc: list[Recipient] = Field(default_factory=list, max_length=MAX_EXTRA_RECIPIENTS)
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_REPLY_CHARS)
+    html: str | None = Field(default=None, max_length=MAX_REPLY_HTML_CHARS)
+    send_at: AwareDatetime | None = Field(default=None, description="scheduled send time")
+
+    @field_validator("subject")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("a subject must not contain control characters")
+        if not value.strip():
+            raise ValueError("a subject must not be blank")
+        return value.strip()
+
+
+class ComposeAccepted(ReplyAccepted):
+    """The ticket the mail opened (there at once) and the queued mail."""
+
+    ticket_id: uuid.UUID
+    number: int = Field(description="the ticket's number, the [#n] of its subject tag")
+
+
 TicketStatusValue = Literal["open", "pending", "resolved", "closed"]
 TicketPriorityValue = Literal["low", "normal", "high", "urgent"]
 
@@ -341,8 +376,11 @@ __all__ = [
     "MAX_RECIPIENT_NAME_CHARS",
     "MAX_REPLY_CHARS",
     "MAX_REPLY_HTML_CHARS",
+    "MAX_SUBJECT_CHARS",
     "AccountAccess",
     "AttachmentInfo",
+    "ComposeAccepted",
+    "ComposeRequest",
     "EmailAddress",
     "LoginRequest",
     "Me",

@@ -105,9 +105,10 @@ async def set_password_hash(session: AsyncSession, user_id: uuid.UUID, password_
 
 
 async def visible_accounts(
-    session: AsyncSession, user: CurrentUser
+    session: AsyncSession, user: CurrentUser, *, account_id: uuid.UUID | None = None
 ) -> list[tuple[EmailAccount, EmailAssignment | None]]:
-    """Mailboxes `user` can see, each with the user's active assignment on it (if any)."""
+    """Mailboxes `user` can see (only `account_id`, when given), each with the user's
+    active assignment on it (if any)."""
     on_assignment = and_(
         col(EmailAssignment.account_id) == col(EmailAccount.id),
         col(EmailAssignment.user_id) == user.id,
@@ -118,6 +119,8 @@ async def visible_accounts(
         .where(col(EmailAccount.tenant_id) == user.tenant_id)
         .order_by(col(EmailAccount.address))
     )
+    if account_id is not None:
+        query = query.where(col(EmailAccount.id) == account_id)
     if user.is_admin:
         query = query.outerjoin(EmailAssignment, on_assignment)
     else:
@@ -167,6 +170,20 @@ async def get_visible_ticket(
     if lock:
         query = query.with_for_update(of=Ticket).execution_options(populate_existing=True)
     return (await session.scalars(query)).one_or_none()
+
+
+async def next_ticket_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """Take the tenant's next ticket number, by the router's own statement (one sequence for
+    routed and composed tickets); the row lock holds until commit."""
+    number = (
+        await session.execute(
+            update(Tenant)
+            .where(col(Tenant.id) == tenant_id)
+            .values(next_ticket_number=col(Tenant.next_ticket_number) + 1)
+            .returning(col(Tenant.next_ticket_number) - 1)
+        )
+    ).scalar_one()
+    return int(number)
 
 
 async def ticket_account(session: AsyncSession, ticket: Ticket) -> EmailAccount:

@@ -208,9 +208,10 @@ def outbound_id_for(user_id: uuid.UUID, idempotency_key: str) -> uuid.UUID:
     return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{user_id}:{idempotency_key}")
 
 
-def request_fingerprint(ticket_id: uuid.UUID, body: str) -> str:
-    """What a retry must repeat exactly to be the same request: the ticket and the body."""
-    return hashlib.sha256(f"{ticket_id}\n{body}".encode()).hexdigest()
+def request_fingerprint(target: uuid.UUID, body: str) -> str:
+    """What a retry must repeat exactly to be the same request: what it acts on (the ticket
+    of a reply, the mailbox of a new mail) and the body."""
+    return hashlib.sha256(f"{target}\n{body}".encode()).hexdigest()
 
 
 def scheduled_send(send_at: datetime | None, now: datetime) -> datetime | None:

@@ -76,6 +76,8 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
         broker,
         EventType.OUTBOUND_REQUESTED,
         EventType.OUTBOUND_CANCELLED,
+        EventType.TICKET_CREATED,
+        EventType.TICKET_ASSIGNED,
         EventType.TICKET_UPDATED,
     )
     return Runtime(

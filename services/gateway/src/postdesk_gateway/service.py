@@ -310,7 +310,7 @@ async def request_reply(
             return _replayed(earlier, fingerprint)
     send_at = scheduled_send(reply.send_at, now)
     policy = await db.tenant_policy(session, user.tenant_id)
-    await _within_quota(session, user, ticket, policy.quota, now)
+    await within_quota(session, user, ticket.account_id, policy.quota, now)
     account = await db.ticket_account(session, ticket)
     payload = _reply_payload(
         ticket,
@@ -329,10 +329,7 @@ async def request_reply(
         tenant_id=user.tenant_id,
         event_id=derived_event_id(outbound_id, EventType.OUTBOUND_REQUESTED.value),
     )
-    # As the outbound service schedules it (never inside the undo window), from a moment no
-    # later than its own: the undo window the answer promises is never longer than the real one.
-    undo_until = now + timedelta(seconds=policy.undo_seconds)
-    goes_at = max(send_at, undo_until) if send_at else undo_until
+    goes_at = departure(send_at, now, policy.undo_seconds)
     session.add(outbox_row(SERVICE, envelope))
     db.audit(
         session,
@@ -364,21 +361,50 @@ async def request_reply(
     return _accepted(outbound_id, goes_at)
 
 
-async def _within_quota(
-    session: AsyncSession, user: CurrentUser, ticket: Ticket, quota: Quota, now: datetime
+async def within_quota(
+    session: AsyncSession, user: CurrentUser, account_id: uuid.UUID, quota: Quota, now: datetime
 ) -> None:
-    """429 (`QuotaExceededError`) when a sending quota leaves no room for one more mail."""
+    """429 (`QuotaExceededError`) when a sending quota leaves no room for one more mail
+    from `account_id` by `user`."""
     block = await db.quota_block(
         session,
         quota,
         tenant_id=user.tenant_id,
-        account_id=ticket.account_id,
+        account_id=account_id,
         user_id=user.id,
         now=now,
     )
     if block is not None:
-        log.info("reply refused: quota", quota=block.name, until=block.until.isoformat())
+        log.info("mail refused: quota", quota=block.name, until=block.until.isoformat())
         raise block.problem(now)
+
+
+def departure(send_at: datetime | None, now: datetime, undo_seconds: int) -> datetime:
+    """When a requested mail goes, as the outbound service schedules it: never inside the
+    undo window, counted from a moment no later than its own, so the undo window an
+    answer promises is never longer than the real one."""
+    undo_until = now + timedelta(seconds=undo_seconds)
+    return max(send_at, undo_until) if send_at else undo_until
+
+
+def signed_message_id(
+    thread_tokens: ThreadTokens, ticket_id: uuid.UUID, outbound_id: uuid.UUID, address: str
+) -> str | None:
+    """The Message-ID of an agent's mail on the ticket, signed for it, in the domain of the
+    sending `address` (None without a domain: the outbound service derives one)."""
+    domain = address.rpartition("@")[2]
+    return thread_tokens.message_id(ticket_id, str(outbound_id), domain) if domain else None
+
+
+def reply_to(
+    thread_tokens: ThreadTokens, ticket_id: uuid.UUID, account: EmailAccount, mode: str
+) -> list[Address]:
+    """Reply-To per the tenant's policy: the ticket's reply-token address of the account
+    (`token`, when the address takes one) or the account's own address."""
+    address = account.address
+    if mode == "token":
+        address = thread_tokens.reply_address(ticket_id, account.address) or account.address
+    return [Address(name=header_text(account.display_name), email=address)]
 
 
 def _reply_payload(
@@ -395,10 +421,6 @@ def _reply_payload(
 ) -> OutboundRequested:
     parent = next((m for m in reversed(thread) if m.direction == "inbound"), None)
     in_reply_to = parent.message_id if parent and is_message_id(parent.message_id) else None
-    domain = account.address.rpartition("@")[2]
-    reply_address = account.address
-    if reply_to_mode == "token":
-        reply_address = thread_tokens.reply_address(ticket.id, account.address) or account.address
     return OutboundRequested(
         outbound_id=outbound_id,
         account_id=ticket.account_id,
@@ -416,10 +438,8 @@ def _reply_payload(
             parent_references=parent.references if parent else (),
         ),
         requested_by=requested_by,
-        message_id=thread_tokens.message_id(ticket.id, str(outbound_id), domain)
-        if domain
-        else None,
-        reply_to=[Address(name=header_text(account.display_name), email=reply_address)],
+        message_id=signed_message_id(thread_tokens, ticket.id, outbound_id, account.address),
+        reply_to=reply_to(thread_tokens, ticket.id, account, reply_to_mode),
         send_at=send_at,
     )
 
@@ -430,12 +450,18 @@ def _accepted(outbound_id: uuid.UUID, send_at: datetime | None) -> ReplyAccepted
     )
 
 
-def _replayed(earlier: AuditLog, fingerprint: str) -> ReplyAccepted:
-    """The answer to a retried request: the first one's, if it really is the same request."""
+def same_request(earlier: AuditLog, fingerprint: str) -> None:
+    """422 (`IdempotencyKeyReusedError`) unless the request a key first went with (its audit
+    row) is the one retried now."""
     if earlier.detail.get("request_sha256") != fingerprint:
         raise IdempotencyKeyReusedError(
             "this Idempotency-Key was used for a different request; use a new key"
         )
+
+
+def _replayed(earlier: AuditLog, fingerprint: str) -> ReplyAccepted:
+    """The answer to a retried request: the first one's, if it really is the same request."""
+    same_request(earlier, fingerprint)
     stored_send_at = earlier.detail.get("send_at")
     return _accepted(
         uuid.UUID(str(earlier.detail["outbound_id"])),

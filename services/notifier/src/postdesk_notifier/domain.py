@@ -53,6 +53,14 @@ def skip_backfill(payload: TicketAssigned | TicketCreated | TicketMessageAdded) 
     return Skipped("imported from a mailbox backfill") if payload.imported else None
 
 
+def skip_self_assignment(assigned: TicketAssigned) -> Skipped | None:
+    """Why someone who assigned a ticket to themselves (e.g. by composing a new mail) is not
+    told about it; None for every other assignment."""
+    if assigned.assigned_by is not None and assigned.assigned_by == assigned.assignee_id:
+        return Skipped("the assignee made the assignment")
+    return None
+
+
 def assignment_title(number: int, subject: str) -> str:
     """ "Ticket #<n> assigned to you: <subject>", cut to a displayable length."""
     title = f"Ticket #{number} assigned to you: {subject.strip() or NO_SUBJECT}"

@@ -19,7 +19,12 @@ from postdesk_runtime import claim_event, outbox_row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_notifier import db
-from postdesk_notifier.domain import Skipped, plan_assignment_notification, skip_backfill
+from postdesk_notifier.domain import (
+    Skipped,
+    plan_assignment_notification,
+    skip_backfill,
+    skip_self_assignment,
+)
 
 SERVICE = "notifier"
 
@@ -52,15 +57,16 @@ async def notify_assignment(
 ) -> NotifyOutcome:
     """Record the assignee's in-app notification and emit notification.created, once per event.
 
-    An assignment of imported (backfilled) mail is consumed without notifying anyone."""
+    An assignment of imported (backfilled) mail, or one the assignee made themselves, is
+    consumed without notifying anyone."""
     if not await claim_event(session, SERVICE, event.id):
         return NotifyOutcome(NotifyStatus.ALREADY_PROCESSED)
     assigned = event.payload
-    if (backfill := skip_backfill(assigned)) is not None:
+    if (skipped := skip_backfill(assigned) or skip_self_assignment(assigned)) is not None:
         log.info(
-            "assignment not notified", reason=backfill.reason, ticket_id=str(assigned.ticket_id)
+            "assignment not notified", reason=skipped.reason, ticket_id=str(assigned.ticket_id)
         )
-        return NotifyOutcome(NotifyStatus.SKIPPED, reason=backfill.reason)
+        return NotifyOutcome(NotifyStatus.SKIPPED, reason=skipped.reason)
     ticket = await db.load_ticket(session, assigned.ticket_id)
     if ticket is None:
         raise TicketNotFoundError(f"ticket {assigned.ticket_id} does not exist")

@@ -4,7 +4,8 @@
   outbound) under the Message-ID it will carry, so answers to it thread by
   In-Reply-To/References like answers to any stored message, and early
   answers routed before it are merged in. An agent's reply stops the
-  first-response clock.
+  first-response clock. The row's id is `outbound_message_row_id(outbound_id)`,
+  known to the requester in advance (a composed ticket's first_message_id).
 - mail.sent, mail.failed, outbound.cancelled: the outbound message's
   delivery status (sent with the sent copy's blob, failed with the reason,
   cancelled when undone).
@@ -30,7 +31,11 @@ from postdesk_contracts import (
     OutboundRequested,
     TicketUpdated,
 )
-from postdesk_contracts.addressing import domain_of, outbound_message_id
+from postdesk_contracts.addressing import (
+    domain_of,
+    outbound_message_id,
+    outbound_message_row_id,
+)
 from postdesk_runtime import Sessions, claim_event
 from postdesk_schema import EmailAccount, Message
 from sqlalchemy import select, update
@@ -77,6 +82,7 @@ async def _record_outbound(session: AsyncSession, event: Envelope[OutboundReques
     now = datetime.now(UTC)
     references = [k.message_id for k in reversed(threading_keys([], request.references))]
     row = Message(
+        id=outbound_message_row_id(request.outbound_id),  # a composed ticket's first_message_id
         tenant_id=tenant_id,
         ticket_id=ticket_id,
         account_id=request.account_id,

@@ -1,4 +1,4 @@
-"""The inbox: ticket lists, ticket detail and history, agent changes, replies."""
+"""The inbox: ticket lists, ticket detail and history, agent changes, replies, new mail."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from postdesk_contracts.api import (
+    ComposeAccepted,
+    ComposeRequest,
     ReplyAccepted,
     ReplyRequest,
     TicketDetail,
@@ -22,11 +24,19 @@ from postdesk_runtime import ThreadTokens
 from postdesk_schema import TicketStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postdesk_gateway import service
+from postdesk_gateway import compose, service
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name=IDEMPOTENCY_KEY_HEADER,
+        description="makes a retry safe: the same key gives the same outbound_id "
+        "and queues nothing twice",
+    ),
+]
 
 
 class TicketController(Controller):
@@ -48,6 +58,33 @@ class TicketController(Controller):
         """Tickets you can see, latest activity first; follow `next_cursor` for more."""
         query = service.TicketQuery(status, account_id, assigned_to_me, limit, cursor)
         return await service.list_tickets(session, user, query)
+
+    @post(status_code=201, responses=problems(400, 401, 403, 404, 422, 429))
+    async def compose(
+        self,
+        data: JSONBody[ComposeRequest],
+        session: NamedDependency[AsyncSession],
+        user: NamedDependency[CurrentUser],
+        client_ip: NamedDependency[str],
+        wake_relay: NamedDependency[Callable[[], None]],
+        thread_tokens: NamedDependency[ThreadTokens],
+        idempotency_key: IdempotencyKey = None,
+    ) -> ComposeAccepted:
+        """Write to a customer from a mailbox you may send from (needs can_send): opens a
+        ticket at once, pending on the customer and assigned to you, and queues the mail.
+
+        The first `to` recipient is the ticket's customer. The mail goes at
+        `send_at` (the requested time, or after the tenant's undo window) and
+        can be undone until then at `undo_url`; the ticket stays."""
+        return await compose.compose_ticket(
+            session,
+            user,
+            data,
+            idempotency_key=idempotency_key,
+            ip=client_ip,
+            wake_relay=wake_relay,
+            thread_tokens=thread_tokens,
+        )
 
     @get("/{ticket_id:uuid}", responses=problems(400, 401, 404))
     async def get_ticket(
@@ -102,14 +139,7 @@ class TicketController(Controller):
         client_ip: NamedDependency[str],
         wake_relay: NamedDependency[Callable[[], None]],
         thread_tokens: NamedDependency[ThreadTokens],
-        idempotency_key: Annotated[
-            str | None,
-            HeaderParameter(
-                name=IDEMPOTENCY_KEY_HEADER,
-                description="makes a retry safe: the same key gives the same outbound_id "
-                "and queues nothing twice",
-            ),
-        ] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> ReplyAccepted:
         """Queue a reply to the customer from the ticket's mailbox (needs can_send).
 

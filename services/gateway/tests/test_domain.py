@@ -13,17 +13,18 @@ from postdesk_gateway.domain import (
     FieldChange,
     InvalidCursorError,
     InvalidRequestError,
-    QuotaBlock,
     TicketCursor,
     decode_cursor,
     encode_cursor,
     field_changes,
     header_text,
     outbound_id_for,
+    quota_problem,
     reply_subject,
     scheduled_send,
     thread_references,
 )
+from postdesk_smtp.quota import QuotaBlock
 
 
 def test_cursor_round_trips_exactly() -> None:
@@ -156,14 +157,14 @@ def test_scheduled_send_must_be_ahead_but_not_too_far() -> None:
 
 def test_a_quota_problem_says_which_and_when() -> None:
     block = QuotaBlock("per_user_per_day", 500, timedelta(hours=24), NOW + timedelta(minutes=90))
-    problem = block.problem(NOW)
+    problem = quota_problem(block, NOW)
     assert "per_user_per_day" in str(problem)
     assert "500 mails per 24 hours" in str(problem)
     assert "2025-06-01T13:30:00+00:00" in str(problem)
     assert problem.retry_after == 90 * 60
     minute = QuotaBlock("per_tenant_per_minute", 3, timedelta(minutes=1), NOW)
-    assert "per minute" in str(minute.problem(NOW))
-    assert minute.problem(NOW).retry_after == 1
+    assert "per minute" in str(quota_problem(minute, NOW))
+    assert quota_problem(minute, NOW).retry_after == 1
 
 
 def test_field_changes_lists_only_real_changes() -> None:

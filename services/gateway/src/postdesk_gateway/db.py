@@ -5,16 +5,13 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
 from postdesk_contracts.outbound_policy import (
-    DAY,
-    MINUTE,
     OutboundPolicy,
     PolicyError,
-    Quota,
     outbound_policy,
 )
 from postdesk_schema import (
@@ -33,11 +30,11 @@ from postdesk_schema import (
     TicketStatus,
     User,
 )
-from sqlalchemy import ColumnElement, and_, or_, text, tuple_, update
+from sqlalchemy import ColumnElement, and_, or_, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from postdesk_gateway.domain import CurrentUser, QuotaBlock, TicketCursor
+from postdesk_gateway.domain import CurrentUser, TicketCursor
 
 log = structlog.get_logger(__name__)
 
@@ -379,67 +376,6 @@ async def reply_audit(
             )
         )
     ).one_or_none()
-
-
-async def quota_block(
-    session: AsyncSession,
-    quota: Quota,
-    *,
-    tenant_id: uuid.UUID,
-    account_id: uuid.UUID,
-    user_id: uuid.UUID,
-    now: datetime,
-) -> QuotaBlock | None:
-    """The full quota that stops one more mail now (the one that frees last), or None.
-
-    Counted as the outbound service counts (see postdesk_contracts.outbound_policy):
-    mails sent within a rolling window; a window is full while its limit-th most
-    recent send is inside it.
-    """
-    checks: list[tuple[str, int, timedelta, ColumnElement[bool]]] = [
-        (
-            "per_user_per_day",
-            quota.per_user_per_day,
-            DAY,
-            and_(
-                col(OutboundMessage.tenant_id) == tenant_id,
-                col(OutboundMessage.requested_by) == user_id,
-            ),
-        ),
-        (
-            "per_account_per_day",
-            quota.per_account_per_day,
-            DAY,
-            col(OutboundMessage.account_id) == account_id,
-        ),
-        (
-            "per_tenant_per_minute",
-            quota.per_tenant_per_minute,
-            MINUTE,
-            col(OutboundMessage.tenant_id) == tenant_id,
-        ),
-    ]
-    blocks: list[QuotaBlock] = []
-    for name, limit, window, scope in checks:
-        if limit <= 0:
-            continue
-        limiting_send = (
-            await session.execute(
-                select(col(OutboundMessage.sent_at))
-                .where(
-                    scope,
-                    text("outbound_messages.status = 'sent'"),  # a literal: the partial index
-                    col(OutboundMessage.sent_at) > now - window,
-                    col(OutboundMessage.sent_at) <= now,
-                )
-                .order_by(col(OutboundMessage.sent_at).desc())
-                .offset(limit - 1)
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-        if limiting_send is not None:
-            blocks.append(QuotaBlock(name, limit, window, limiting_send + window))
-    return max(blocks, key=lambda b: b.until) if blocks else None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from postdesk_smtp.quota import QuotaBlock
+
 MAX_CURSOR_CHARS = 256
 MAX_REFERENCES = 20
 MAX_IDEMPOTENCY_KEY_CHARS = 255
@@ -225,21 +227,12 @@ def scheduled_send(send_at: datetime | None, now: datetime) -> datetime | None:
     return send_at
 
 
-@dataclass(frozen=True)
-class QuotaBlock:
-    """A full sending quota: which one, its limit and window, and when a slot frees."""
-
-    name: str
-    limit: int
-    window: timedelta
-    until: datetime
-
-    def problem(self, now: datetime) -> QuotaExceededError:
-        """The 429 to answer with: which limit, and when the next mail can go."""
-        per = "24 hours" if self.window >= timedelta(hours=1) else "minute"
-        wait = max(1, math.ceil((self.until - now).total_seconds()))
-        return QuotaExceededError(
-            f"sending quota {self.name} reached ({self.limit} mails per {per}); "
-            f"the next mail can be sent at {self.until.isoformat(timespec='seconds')}",
-            retry_after=wait,
-        )
+def quota_problem(block: QuotaBlock, now: datetime) -> QuotaExceededError:
+    """The 429 to answer a full quota with: which limit, and when the next mail can go."""
+    per = "24 hours" if block.window >= timedelta(hours=1) else "minute"
+    wait = max(1, math.ceil((block.until - now).total_seconds()))
+    return QuotaExceededError(
+        f"sending quota {block.name} reached ({block.limit} mails per {per}); "
+        f"the next mail can be sent at {block.until.isoformat(timespec='seconds')}",
+        retry_after=wait,
+    )

@@ -51,6 +51,7 @@ from postdesk_schema import (
     TicketPriority,
     TicketStatus,
 )
+from postdesk_smtp.quota import quota_block
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +72,7 @@ from postdesk_gateway.domain import (
     header_text,
     is_message_id,
     outbound_id_for,
+    quota_problem,
     reply_subject,
     request_fingerprint,
     scheduled_send,
@@ -366,17 +368,17 @@ async def within_quota(
 ) -> None:
     """429 (`QuotaExceededError`) when a sending quota leaves no room for one more mail
     from `account_id` by `user`."""
-    block = await db.quota_block(
+    block = await quota_block(
         session,
         quota,
         tenant_id=user.tenant_id,
         account_id=account_id,
-        user_id=user.id,
+        requested_by=user.id,
         now=now,
     )
     if block is not None:
         log.info("mail refused: quota", quota=block.name, until=block.until.isoformat())
-        raise block.problem(now)
+        raise quota_problem(block, now)
 
 
 def departure(send_at: datetime | None, now: datetime, undo_seconds: int) -> datetime:

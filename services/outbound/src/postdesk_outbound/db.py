@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from postdesk_contracts import Envelope, OutboundRequested
@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from postdesk_outbound.domain import OutboundStatus, log_entry
-from postdesk_outbound.policy import DAY, MINUTE, Quota
 
 # A literal, not bind parameters, so that generic (prepared) plans can use the partial indexes.
 _DUE_STATUSES = text("outbound_messages.status IN ('scheduled', 'retrying')")
@@ -156,87 +155,6 @@ async def cancel(
 def _appended(entry: dict[str, Any]) -> ColumnElement[Any]:
     """attempt_log with `entry` added at its end."""
     return col(OutboundMessage.attempt_log).op("||")(bindparam(None, [entry], type_=JSONB))
-
-
-# ---- quotas -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QuotaBlock:
-    """A full quota: which one, its limit, and when a slot frees."""
-
-    name: str
-    limit: int
-    until: datetime
-
-    def describe(self) -> str:
-        return f"quota {self.name} ({self.limit}) reached until {self.until.isoformat()}"
-
-
-async def quota_block(
-    session: AsyncSession,
-    quota: Quota,
-    *,
-    tenant_id: uuid.UUID,
-    account_id: uuid.UUID,
-    requested_by: uuid.UUID | None,
-    now: datetime,
-) -> QuotaBlock | None:
-    """The quota that stops one more message from going out now, or None.
-
-    Each quota counts the messages sent (`sent_at`) in a rolling window
-    ending now (postdesk_contracts.outbound_policy): per user and per
-    account over the last 24 hours, per tenant over the last minute. When
-    several are full, the one that frees last is returned.
-    """
-    checks: list[tuple[str, int, timedelta, ColumnElement[bool]]] = [
-        (
-            "per_account_per_day",
-            quota.per_account_per_day,
-            DAY,
-            col(OutboundMessage.account_id) == account_id,
-        ),
-        (
-            "per_tenant_per_minute",
-            quota.per_tenant_per_minute,
-            MINUTE,
-            col(OutboundMessage.tenant_id) == tenant_id,
-        ),
-    ]
-    if requested_by is not None:
-        checks.append(
-            (
-                "per_user_per_day",
-                quota.per_user_per_day,
-                DAY,
-                and_(
-                    col(OutboundMessage.tenant_id) == tenant_id,
-                    col(OutboundMessage.requested_by) == requested_by,
-                ),
-            )
-        )
-    blocks: list[QuotaBlock] = []
-    for name, limit, window, scope in checks:
-        if limit <= 0:
-            continue
-        # The limit-th most recent send: while it is inside the window, the window is full.
-        oldest_counted = (
-            await session.execute(
-                select(col(OutboundMessage.sent_at))
-                .where(
-                    scope,
-                    _SENT,
-                    col(OutboundMessage.sent_at) > now - window,
-                    col(OutboundMessage.sent_at) <= now,
-                )
-                .order_by(col(OutboundMessage.sent_at).desc())
-                .offset(limit - 1)
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-        if oldest_counted is not None:
-            blocks.append(QuotaBlock(name, limit, oldest_counted + window))
-    return max(blocks, key=lambda b: b.until) if blocks else None
 
 
 # ---- the sender's claims ----------------------------------------------------------------------

@@ -52,6 +52,7 @@ from postdesk_runtime.failpoints import failpoint
 from postdesk_runtime.keyring import Keyring, KeyringError
 from postdesk_runtime.outbox import dead_letter_row
 from postdesk_smtp.client import Outcome, TransmitResult, transmit
+from postdesk_smtp.quota import QuotaBlock, quota_block
 from postdesk_smtp.settings import SmtpSettingsError, SmtpTarget, load_target
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -260,7 +261,7 @@ class _Ready:
 async def _prepare_and_transmit(tools: _Tools, attempt: _Attempt) -> TransmitResult | None:
     """The attempt's result; None when a full quota deferred it (recorded already)."""
     prepared = await _prepare(tools, attempt)
-    if isinstance(prepared, db.QuotaBlock):
+    if isinstance(prepared, QuotaBlock):
         await _defer(tools, attempt, prepared)
         return None
     if isinstance(prepared, TransmitResult):
@@ -285,7 +286,7 @@ async def _prepare_and_transmit(tools: _Tools, attempt: _Attempt) -> TransmitRes
     return result
 
 
-async def _prepare(tools: _Tools, attempt: _Attempt) -> _Ready | TransmitResult | db.QuotaBlock:
+async def _prepare(tools: _Tools, attempt: _Attempt) -> _Ready | TransmitResult | QuotaBlock:
     """Server, quota and message, read in one short session: ready to send, the result that
     ends the attempt here, or the full quota."""
     claim = attempt.claim
@@ -304,7 +305,7 @@ async def _prepare(tools: _Tools, attempt: _Attempt) -> _Ready | TransmitResult 
             return TransmitResult(Outcome.TEMPORARY, reason, "settings")
         if target is None:
             return TransmitResult(Outcome.PERMANENT, NO_SMTP_REASON, "settings")
-        block = await db.quota_block(
+        block = await quota_block(
             session,
             attempt.policy.quota,
             tenant_id=claim.tenant_id,
@@ -343,7 +344,7 @@ async def _mark_transmitting(tools: _Tools, attempt: _Attempt, rendered: Rendere
     failpoint(BEFORE_DATA)
 
 
-async def _defer(tools: _Tools, attempt: _Attempt, block: db.QuotaBlock) -> None:
+async def _defer(tools: _Tools, attempt: _Attempt, block: QuotaBlock) -> None:
     """Wait for the quota: back to `retrying` until a slot frees; the attempt is not counted."""
     claim, now = attempt.claim, tools.clock()
     async with tools.sessions() as session, session.begin():

@@ -30,6 +30,7 @@ from postdesk_contracts import (
 from postdesk_contracts.api import ComposeAccepted, ComposeRequest, Recipient
 from postdesk_gateway.compose import compose_ticket
 from postdesk_gateway.domain import CurrentUser
+from postdesk_gateway.uploads import Uploads
 from postdesk_router import followups
 from postdesk_router.service import RouteStatus, default_thread_tokens, route_in_transaction
 from postdesk_router.settings import RouterSettings
@@ -129,7 +130,9 @@ async def desk(sessions: Sessions) -> AsyncIterator[Desk]:
         )
 
 
-async def compose(sessions: Sessions, desk: Desk, subject: str) -> ComposeAccepted:
+async def compose(
+    sessions: Sessions, blobs: BlobStore, desk: Desk, subject: str
+) -> ComposeAccepted:
     async with sessions() as session:
         return await compose_ticket(
             session,
@@ -144,6 +147,7 @@ async def compose(sessions: Sessions, desk: Desk, subject: str) -> ComposeAccept
             ip="127.0.0.1",
             wake_relay=lambda: None,
             thread_tokens=default_thread_tokens(),
+            uploads=Uploads(RouterSettings().keyring(), blobs),
         )
 
 
@@ -194,7 +198,7 @@ async def clocks(sessions: Sessions, ticket_id: uuid.UUID) -> list[str]:
 async def test_the_customers_answer_joins_the_composed_ticket_and_opens_it(
     sessions: Sessions, blobs: BlobStore, desk: Desk
 ) -> None:
-    accepted = await compose(sessions, desk, "Your replacement printer")
+    accepted = await compose(sessions, blobs, desk, "Your replacement printer")
     created = Envelope[TicketCreated].model_validate_json(
         await gateway_event(sessions, EventType.TICKET_CREATED, accepted.ticket_id)
     )
@@ -250,7 +254,7 @@ async def test_routed_and_composed_tickets_share_the_tenants_numbers(
 ) -> None:
     """The router opens the next number after a composition, and the gateway the next after
     that; only the router's ticket gets the policy's clocks."""
-    first = await compose(sessions, desk, "Your order")
+    first = await compose(sessions, blobs, desk, "Your order")
     stranger = Address(name="Dan", email="dan@elsewhere.example")
     routed = await route_in_transaction(
         sessions,
@@ -258,7 +262,7 @@ async def test_routed_and_composed_tickets_share_the_tenants_numbers(
         await customer_mail(blobs, desk, stranger, "A new question"),
         tokens=default_thread_tokens(),
     )
-    second = await compose(sessions, desk, "Your invoice")
+    second = await compose(sessions, blobs, desk, "Your invoice")
     assert routed.status == RouteStatus.ROUTED
     assert routed.ticket_id is not None
     async with sessions() as session:

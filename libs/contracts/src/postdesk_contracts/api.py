@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -23,6 +23,9 @@ MAX_REPLY_HTML_CHARS = 1_000_000
 MAX_EXTRA_RECIPIENTS = 50
 MAX_RECIPIENT_NAME_CHARS = 200
 MAX_SUBJECT_CHARS = 500
+MAX_ATTACHMENTS = 20
+MAX_UPLOAD_ID_CHARS = 4096
+UploadId = Annotated[str, Field(min_length=1, max_length=MAX_UPLOAD_ID_CHARS)]
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _ADDR_SPEC = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\.]+$")
 
@@ -242,6 +245,11 @@ class ReplyRequest(ApiModel):
     cc: list[Recipient] = Field(default_factory=list, max_length=MAX_EXTRA_RECIPIENTS)
     bcc: list[Recipient] = Field(default_factory=list, max_length=MAX_EXTRA_RECIPIENTS)
     send_at: AwareDatetime | None = Field(default=None, description="scheduled send time")
+    attachments: list[UploadId] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description="upload_ids from POST /uploads (yours, at most 24 hours old)",
+    )
 
 
 class ReplyAccepted(ApiModel):
@@ -268,6 +276,11 @@ class ComposeRequest(ApiModel):
     text: str = Field(min_length=1, max_length=MAX_REPLY_CHARS)
     html: str | None = Field(default=None, max_length=MAX_REPLY_HTML_CHARS)
     send_at: AwareDatetime | None = Field(default=None, description="scheduled send time")
+    attachments: list[UploadId] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description="upload_ids from POST /uploads (yours, at most 24 hours old)",
+    )
 
     @field_validator("subject")
     @classmethod
@@ -371,7 +384,22 @@ class SmtpTestResult(ApiModel):
     sender: str = Field(default="", description="the MAIL FROM address used")
 
 
+class UploadResult(ApiModel):
+    """A file stored for a later reply or new mail: name it in `attachments` by `upload_id`.
+
+    `upload_id` is an opaque sealed token, valid for 24 hours and only for
+    the user who uploaded it.
+    """
+
+    upload_id: str
+    filename: str = Field(description="the sanitised file name the mail will carry")
+    content_type: str
+    size: int = Field(description="bytes")
+    sha256: str = Field(description="hex digest of the content")
+
+
 __all__ = [
+    "MAX_ATTACHMENTS",
     "MAX_EXTRA_RECIPIENTS",
     "MAX_RECIPIENT_NAME_CHARS",
     "MAX_REPLY_CHARS",
@@ -405,4 +433,5 @@ __all__ = [
     "TicketUpdate",
     "TicketUpdateResult",
     "TokenResponse",
+    "UploadResult",
 ]

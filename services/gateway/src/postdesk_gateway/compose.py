@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 from postdesk_contracts import (
     Address,
+    Attachment,
     Envelope,
     EventType,
     OutboundRequested,
@@ -63,6 +64,7 @@ from postdesk_gateway.service import (
     signed_message_id,
     within_quota,
 )
+from postdesk_gateway.uploads import Uploads
 
 COMPOSED_RULE = "composed"
 COMPOSE_KIND = "compose"
@@ -80,6 +82,7 @@ async def compose_ticket(
     ip: str,
     wake_relay: Callable[[], None],
     thread_tokens: ThreadTokens,
+    uploads: Uploads,
     now: datetime | None = None,
 ) -> ComposeAccepted:
     """Open a ticket by writing to a customer from `request.account_id`.
@@ -87,7 +90,8 @@ async def compose_ticket(
     Needs an active assignment with can_send on the mailbox, or tenant admin
     (403; 403 too for a deactivated mailbox); a mailbox the user cannot see,
     another tenant's among them, is a 404. A full sending quota is a 429 and
-    a bad `send_at` a 400, before anything is written.
+    a bad `send_at` a 400, before anything is written; so are attachments
+    that are not the user's unexpired uploads (400) or too large together (413).
 
     With an `Idempotency-Key` the outbound_id derives from the user and the
     key, and the ticket's id, the events' ids and the audit row's id from
@@ -108,6 +112,7 @@ async def compose_ticket(
         if earlier is not None:
             return _replayed(earlier, fingerprint)
     send_at = scheduled_send(request.send_at, now)
+    attachments = uploads.attachments(user, request.attachments, now=now)
     policy = await db.tenant_policy(session, user.tenant_id)
     await within_quota(session, user, account.id, policy.quota, now)
     try:
@@ -118,6 +123,7 @@ async def compose_ticket(
             request,
             outbound_id=outbound_id,
             send_at=send_at,
+            attachments=attachments,
             policy=policy,
             thread_tokens=thread_tokens,
             ip=ip,
@@ -145,6 +151,7 @@ async def _open_ticket(
     *,
     outbound_id: uuid.UUID,
     send_at: datetime | None,
+    attachments: list[Attachment],
     policy: OutboundPolicy,
     thread_tokens: ThreadTokens,
     ip: str,
@@ -174,6 +181,7 @@ async def _open_ticket(
             message_id=signed_message_id(thread_tokens, ticket.id, outbound_id, account.address),
             reply_to=reply_to(thread_tokens, ticket.id, account, policy.reply_to),
             send_at=send_at,
+            attachments=attachments,
         ),
         tenant_id=user.tenant_id,
         event_id=derived_event_id(outbound_id, EventType.OUTBOUND_REQUESTED.value),

@@ -10,6 +10,7 @@ responses:
     ├── InvalidCursorError         (400: a cursor we did not issue)
     ├── InvalidRequestError        (400: a value the request model cannot judge, e.g. a time)
     ├── ConflictError              (409: too late, or not yet; `retry_after` when retrying helps)
+    ├── PayloadTooLargeError       (413: an upload, or a mail's attachments, over the limit)
     ├── IdempotencyKeyReusedError  (422: one Idempotency-Key, two different requests)
     └── QuotaExceededError         (429: which quota, and when it frees: `retry_after`)
 """
@@ -71,6 +72,10 @@ class ConflictError(GatewayError):
     def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class PayloadTooLargeError(GatewayError):
+    pass
 
 
 class IdempotencyKeyReusedError(GatewayError):

@@ -24,6 +24,7 @@ from postdesk_gateway.domain import (
     InvalidCursorError,
     InvalidRequestError,
     NotFoundError,
+    PayloadTooLargeError,
     QuotaExceededError,
 )
 
@@ -36,6 +37,7 @@ _STATUS_OF: dict[type[GatewayError], int] = {
     InvalidCursorError: 400,
     InvalidRequestError: 400,
     ConflictError: 409,
+    PayloadTooLargeError: 413,
     IdempotencyKeyReusedError: 422,
     QuotaExceededError: 429,
 }

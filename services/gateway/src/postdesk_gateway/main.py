@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from faststream.rabbit import RabbitBroker
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -26,6 +26,7 @@ from postdesk_runtime import (
     configure_logging,
     configure_tracing,
     declare_topology,
+    make_blob_store,
     make_broker,
     make_engine,
     make_sessions,
@@ -45,8 +46,10 @@ from postdesk_gateway.handlers.notifications import NotificationController
 from postdesk_gateway.handlers.outbound import OutboundController
 from postdesk_gateway.handlers.smtp import SmtpAdminController
 from postdesk_gateway.handlers.tickets import TicketController
+from postdesk_gateway.handlers.uploads import MULTIPART_OVERHEAD_BYTES, UploadController
 from postdesk_gateway.service import SERVICE
 from postdesk_gateway.settings import GatewaySettings
+from postdesk_gateway.uploads import Uploads
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Runtime:
     passwords: Passwords
     thread_tokens: ThreadTokens
     keyring: Keyring
+    uploads: Uploads
 
 
 def build_runtime(settings: GatewaySettings) -> Runtime:
@@ -91,6 +95,12 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
         passwords=Passwords(),
         thread_tokens=ThreadTokens.from_keyring(keyring),
         keyring=keyring,
+        uploads=Uploads(
+            keyring,
+            make_blob_store(settings),
+            max_bytes=settings.upload_max_bytes,
+            max_total_bytes=settings.attachments_max_total_bytes,
+        ),
     )
 
 
@@ -113,6 +123,7 @@ def _dependencies(rt: Runtime) -> dict[str, Provide]:
         "tokens": constant(rt.tokens),
         "thread_tokens": constant(rt.thread_tokens),
         "keyring": constant(rt.keyring),
+        "uploads": constant(rt.uploads),
         "wake_relay": constant(wake),
         "readiness": constant(readiness_checks(rt.broker, rt.engine)),
     }
@@ -144,6 +155,12 @@ def create_app(settings: GatewaySettings) -> Litestar:
             OutboundController,
             SmtpAdminController,
             NotificationController,
+            # Its own body limit: a file up to UPLOAD_MAX_BYTES, not the default 10 MB.
+            Router(
+                "/",
+                route_handlers=[UploadController],
+                request_max_body_size=settings.upload_max_bytes + MULTIPART_OVERHEAD_BYTES,
+            ),
         ],
         # Secure by default: every route needs a token unless it opts out (login, health)
         # or is the OpenAPI document.

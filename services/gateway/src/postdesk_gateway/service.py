@@ -18,6 +18,7 @@ from typing import NoReturn
 import structlog
 from postdesk_contracts import (
     Address,
+    Attachment,
     EventType,
     OutboundCancelled,
     OutboundRequested,
@@ -78,6 +79,7 @@ from postdesk_gateway.domain import (
     scheduled_send,
     thread_references,
 )
+from postdesk_gateway.uploads import Uploads
 
 SERVICE = "gateway"
 AGENT_RULE = "agent"
@@ -281,6 +283,7 @@ async def request_reply(
     ip: str,
     wake_relay: Callable[[], None],
     thread_tokens: ThreadTokens,
+    uploads: Uploads,
     now: datetime | None = None,
 ) -> ReplyAccepted:
     """Queue a reply to the ticket's customer: outbound.requested through the outbox.
@@ -296,7 +299,10 @@ async def request_reply(
     committed request writes nothing and answers as the first time did (422
     if its ticket or body differ), and of two concurrent ones the primary
     key lets one commit. A full sending quota is a 429 that says which quota
-    and when it frees; a bad `send_at` is a 400.
+    and when it frees; a bad `send_at` is a 400, and so is an attachment that
+    is not one of the user's unexpired uploads (`Uploads.attachments`; 413
+    when they are too large together). A replay is answered without
+    re-checking the uploads: the first request was accepted with them.
     """
     now = now or datetime.now(UTC)
     ticket = await _visible_ticket(session, user, ticket_id)
@@ -311,6 +317,7 @@ async def request_reply(
         if earlier is not None:
             return _replayed(earlier, fingerprint)
     send_at = scheduled_send(reply.send_at, now)
+    attachments = uploads.attachments(user, reply.attachments, now=now)
     policy = await db.tenant_policy(session, user.tenant_id)
     await within_quota(session, user, ticket.account_id, policy.quota, now)
     account = await db.ticket_account(session, ticket)
@@ -319,6 +326,7 @@ async def request_reply(
         account,
         reply,
         await db.thread_messages(session, ticket),
+        attachments=attachments,
         outbound_id=outbound_id,
         requested_by=user.id,
         send_at=send_at,
@@ -415,6 +423,7 @@ def _reply_payload(
     reply: ReplyRequest,
     thread: list[db.ThreadMessage],
     *,
+    attachments: list[Attachment],
     outbound_id: uuid.UUID,
     requested_by: uuid.UUID,
     send_at: datetime | None,
@@ -443,6 +452,7 @@ def _reply_payload(
         message_id=signed_message_id(thread_tokens, ticket.id, outbound_id, account.address),
         reply_to=reply_to(thread_tokens, ticket.id, account, reply_to_mode),
         send_at=send_at,
+        attachments=attachments,
     )
 
 

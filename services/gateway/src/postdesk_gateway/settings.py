@@ -13,12 +13,16 @@ class GatewaySettings(ServiceSettings):
     """`JWT_SECRET` signs access tokens (HS256); the placeholder is refused in production.
 
     `CORS_ORIGINS` is a JSON list of allowed browser origins; empty disables CORS.
+    `UPLOAD_MAX_BYTES` bounds one uploaded file (413 over it),
+    `ATTACHMENTS_MAX_TOTAL_BYTES` the attachments of one mail together.
     """
 
     http_port: int = 8000
     jwt_secret: str = Field(default=JWT_SECRET_PLACEHOLDER, min_length=1)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     cors_origins: list[str] = Field(default_factory=list)
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    attachments_max_total_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> GatewaySettings:

@@ -22,6 +22,7 @@ _PROBLEMS = {
     403: "visible, but you lack the right for this action",
     404: "no such resource visible to you",
     409: "too late (or too early: then `Retry-After` says when to try again)",
+    413: "too large: an upload, or the attachments of one mail together",
     422: "the Idempotency-Key was used before for a different request",
     429: "a sending quota is full: `detail` says which, `Retry-After` when it frees",
 }

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postdesk_gateway import compose, service
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.uploads import Uploads
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 IdempotencyKey = Annotated[
@@ -59,7 +60,7 @@ class TicketController(Controller):
         query = service.TicketQuery(status, account_id, assigned_to_me, limit, cursor)
         return await service.list_tickets(session, user, query)
 
-    @post(status_code=201, responses=problems(400, 401, 403, 404, 422, 429))
+    @post(status_code=201, responses=problems(400, 401, 403, 404, 413, 422, 429))
     async def compose(
         self,
         data: JSONBody[ComposeRequest],
@@ -68,6 +69,7 @@ class TicketController(Controller):
         client_ip: NamedDependency[str],
         wake_relay: NamedDependency[Callable[[], None]],
         thread_tokens: NamedDependency[ThreadTokens],
+        uploads: NamedDependency[Uploads],
         idempotency_key: IdempotencyKey = None,
     ) -> ComposeAccepted:
         """Write to a customer from a mailbox you may send from (needs can_send): opens a
@@ -84,6 +86,7 @@ class TicketController(Controller):
             ip=client_ip,
             wake_relay=wake_relay,
             thread_tokens=thread_tokens,
+            uploads=uploads,
         )
 
     @get("/{ticket_id:uuid}", responses=problems(400, 401, 404))
@@ -128,7 +131,7 @@ class TicketController(Controller):
     @post(
         "/{ticket_id:uuid}/replies",
         status_code=202,
-        responses=problems(400, 401, 403, 404, 422, 429),
+        responses=problems(400, 401, 403, 404, 413, 422, 429),
     )
     async def reply(
         self,
@@ -139,6 +142,7 @@ class TicketController(Controller):
         client_ip: NamedDependency[str],
         wake_relay: NamedDependency[Callable[[], None]],
         thread_tokens: NamedDependency[ThreadTokens],
+        uploads: NamedDependency[Uploads],
         idempotency_key: IdempotencyKey = None,
     ) -> ReplyAccepted:
         """Queue a reply to the customer from the ticket's mailbox (needs can_send).
@@ -154,4 +158,5 @@ class TicketController(Controller):
             ip=client_ip,
             wake_relay=wake_relay,
             thread_tokens=thread_tokens,
+            uploads=uploads,
         )

@@ -80,7 +80,7 @@ class OutboundMessage(SQLModel, table=True):
     id: uuid.UUID = Field(primary_key=True, description="the outbound_id of outbound.requested")
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id")
     account_id: uuid.UUID = Field(foreign_key="email_accounts.id")
-    ticket_id: uuid.UUID | None = Field(default=None, foreign_key="tickets.id")
+    ticket_id: uuid.UUID | None = Field(default=None, foreign_key="tickets.id", index=True)
     kind: str
     status: str = Field(description="scheduled, sending, retrying, sent, failed, cancelled, dead")
     to: list[dict[str, Any]] = jsonb_list()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from postdesk_contracts import OutboundRequested
 from postdesk_contracts.api import ComposeRequest, Recipient
+from postdesk_contracts.outbound_policy import OutboundPolicy
 from postdesk_gateway.compose import compose_ticket
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.settings import GatewaySettings
@@ -109,7 +110,12 @@ async def test_the_composed_message_carries_the_upload(database_url: str, blob_d
             ).all()
             request = OutboundRequested.model_validate(json.loads(body)["payload"])
             rendered = await render(
-                session, blobs, request, tenant_id=agent.tenant_id, tokens=thread_tokens
+                session,
+                blobs,
+                request,
+                tenant_id=agent.tenant_id,
+                tokens=thread_tokens,
+                policy=OutboundPolicy(),
             )
     finally:
         await engine.dispose()

@@ -11,9 +11,8 @@ from postdesk_outbound.domain import (
     gave_up_reason,
     log_entry,
     retry_delay,
-    usable_policy,
 )
-from postdesk_outbound.policy import OutboundPolicy
+from postdesk_outbound.policy import OutboundPolicy, usable_policy
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 

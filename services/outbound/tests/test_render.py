@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from postdesk_contracts import Address, Attachment, OutboundRequested
 from postdesk_contracts.addressing import outbound_message_id
+from postdesk_outbound.policy import usable_policy
 from postdesk_outbound.render import Rendered, render
 from postdesk_outbound.thread_index import conversation_guid
 from postdesk_parser.thread_keys import decode_thread_index
@@ -100,7 +101,14 @@ async def rendered(
 ) -> tuple[Rendered, EmailMessage]:
     async with sessions() as session:
         result = await render(
-            session, blobs, request, tenant_id=s.tenant.id, tokens=TOKENS, date=DATE, **kwargs
+            session,
+            blobs,
+            request,
+            tenant_id=s.tenant.id,
+            tokens=TOKENS,
+            policy=usable_policy(s.tenant.settings)[0],  # as the sender reads it
+            date=DATE,
+            **kwargs,
         )
     parsed = email.message_from_bytes(result.message.as_bytes(), policy=policy.default)
     assert isinstance(parsed, EmailMessage)

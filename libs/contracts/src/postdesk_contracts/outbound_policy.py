@@ -52,6 +52,17 @@ class PolicyError(ValueError):
     """A tenant's outbound settings that cannot be used; the message says which."""
 
 
+def usable_policy(tenant_settings: Mapping[str, Any] | None) -> tuple[OutboundPolicy, str]:
+    """The tenant's sending policy, or the defaults and why when its settings are unusable.
+
+    A bad setting never stops mail: the defaults apply and the caller logs the reason.
+    """
+    try:
+        return outbound_policy(tenant_settings), ""
+    except PolicyError as error:
+        return OutboundPolicy(), str(error)
+
+
 def outbound_policy(tenant_settings: Mapping[str, Any] | None) -> OutboundPolicy:
     """The policy in a tenant's settings, defaults for what it leaves out."""
     raw = (tenant_settings or {}).get("outbound") or {}

@@ -11,8 +11,7 @@ from typing import Any
 import structlog
 from postdesk_contracts.outbound_policy import (
     OutboundPolicy,
-    PolicyError,
-    outbound_policy,
+    usable_policy,
 )
 from postdesk_schema import (
     Attachment,
@@ -333,11 +332,10 @@ async def tenant_policy(session: AsyncSession, tenant_id: uuid.UUID) -> Outbound
     settings = (
         await session.execute(select(col(Tenant.settings)).where(col(Tenant.id) == tenant_id))
     ).scalar_one_or_none()
-    try:
-        return outbound_policy(settings)
-    except PolicyError as error:
-        log.warning("unusable outbound settings; using the defaults", error=str(error))
-        return OutboundPolicy()
+    policy, problem = usable_policy(settings)
+    if problem:
+        log.warning("unusable outbound settings; using the defaults", error=problem)
+    return policy
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,10 @@ they leave, so a message is either sent or cancelled, never both.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-
-from postdesk_outbound.policy import OutboundPolicy, PolicyError, outbound_policy
 
 NO_SMTP_REASON = "no outbound SMTP server configured for this tenant"
 RETRY_BASE = timedelta(seconds=30)
@@ -45,17 +43,6 @@ class OutboundStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     DEAD = "dead"
-
-
-def usable_policy(tenant_settings: Mapping[str, Any] | None) -> tuple[OutboundPolicy, str]:
-    """The tenant's sending policy, or the defaults and why when its settings are unusable.
-
-    A bad setting never stops mail: the defaults apply and the caller logs the reason.
-    """
-    try:
-        return outbound_policy(tenant_settings), ""
-    except PolicyError as error:
-        return OutboundPolicy(), str(error)
 
 
 def unknown_account_reason(account_known: bool) -> str:

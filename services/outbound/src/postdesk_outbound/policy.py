@@ -7,6 +7,15 @@ from postdesk_contracts.outbound_policy import (
     PolicyError,
     Quota,
     outbound_policy,
+    usable_policy,
 )
 
-__all__ = ["DAY", "MINUTE", "OutboundPolicy", "PolicyError", "Quota", "outbound_policy"]
+__all__ = [
+    "DAY",
+    "MINUTE",
+    "OutboundPolicy",
+    "PolicyError",
+    "Quota",
+    "outbound_policy",
+    "usable_policy",
+]

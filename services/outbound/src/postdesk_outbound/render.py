@@ -3,14 +3,15 @@
 `render` reads, inside the caller's transaction (it writes nothing):
 - the account (address, display name, signature) of the tenant: From and
   the envelope sender;
-- the tenant's sending policy (subject tag, Reply-To mode); unusable
-  settings fall back to the defaults with a warning, so a typo in the
-  settings does not stop a tenant's mail;
 - on a ticket: its number, subject and creation time, and how many of our
   messages on it came before this one (Thread-Index depth);
 - the signature: the requesting user's `email_signature` if set, else the
   account's, for the kinds of mail that are signed (`wants_signature`);
 - the attachments' bytes from the blob store.
+
+The tenant's sending policy (subject tag, Reply-To mode) comes from the
+caller, which has read it for the whole batch (`usable_policy`: unusable
+settings fall back to the defaults, so a typo does not stop a tenant's mail).
 
 Reply-To is the request's when it names one; else, per policy, the
 ticket's reply-token address of the account (`token`, when there is a
@@ -34,7 +35,7 @@ from postdesk_contracts import Address, Attachment, OutboundRequested
 from postdesk_contracts.addressing import domain_of, outbound_message_id
 from postdesk_runtime import BlobStore, ThreadTokens
 from postdesk_runtime.blobstore import BlobIntegrityError, BlobNotFoundError
-from postdesk_schema import EmailAccount, OutboundMessage, Tenant, Ticket, User
+from postdesk_schema import EmailAccount, OutboundMessage, Ticket, User
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -46,7 +47,7 @@ from postdesk_outbound.compose import (
     envelope_recipients,
     wants_signature,
 )
-from postdesk_outbound.policy import OutboundPolicy, PolicyError, outbound_policy
+from postdesk_outbound.policy import OutboundPolicy
 
 # Mail that never went out does not deepen the conversation.
 _NOT_SENT = ("cancelled", "failed", "dead")
@@ -69,11 +70,12 @@ async def render(
     *,
     tenant_id: uuid.UUID,
     tokens: ThreadTokens,
+    policy: OutboundPolicy,
     date: datetime | None = None,
 ) -> Rendered:
-    """The message for `request` of `tenant_id`; `date` (default now) is its Date."""
+    """The message for `request` of `tenant_id` under the tenant's sending `policy` (the
+    sender has it already); `date` (default now) is its Date."""
     account = await _account(session, tenant_id, request.account_id)
-    policy = await _policy(session, tenant_id)
     conversation = await _conversation(session, tenant_id, request) if request.ticket_id else None
     message_id = request.message_id or outbound_message_id(
         request.outbound_id, domain_of(account.address)
@@ -114,17 +116,6 @@ async def _account(
     if account is None:
         raise ValueError(f"the tenant has no account {account_id}")
     return account
-
-
-async def _policy(session: AsyncSession, tenant_id: uuid.UUID) -> OutboundPolicy:
-    settings = (
-        await session.execute(select(col(Tenant.settings)).where(col(Tenant.id) == tenant_id))
-    ).scalar_one_or_none()
-    try:
-        return outbound_policy(settings)
-    except PolicyError as error:
-        log.warning("unusable outbound settings; using the defaults", error=str(error))
-        return OutboundPolicy()
 
 
 async def _conversation(

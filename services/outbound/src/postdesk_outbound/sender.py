@@ -67,9 +67,8 @@ from postdesk_outbound.domain import (
     gave_up_reason,
     log_entry,
     retry_delay,
-    usable_policy,
 )
-from postdesk_outbound.policy import OutboundPolicy
+from postdesk_outbound.policy import OutboundPolicy, usable_policy
 from postdesk_outbound.render import Rendered, render
 from postdesk_outbound.service import SERVICE
 
@@ -322,6 +321,7 @@ async def _prepare(tools: _Tools, attempt: _Attempt) -> _Ready | TransmitResult 
                 request,
                 tenant_id=claim.tenant_id,
                 tokens=tools.tokens,
+                policy=attempt.policy,
             )
         except (ValueError, BlobNotFoundError) as error:
             return TransmitResult(Outcome.PERMANENT, f"cannot be sent: {error}", "render")

@@ -29,8 +29,8 @@ from postdesk_outbound.domain import (
     OutboundStatus,
     first_attempt_at,
     unknown_account_reason,
-    usable_policy,
 )
+from postdesk_outbound.policy import usable_policy
 
 SERVICE = "outbound"
 

@@ -221,6 +221,7 @@ async def test_follow_up_policy_opens_a_linked_ticket(sessions: Sessions, blobs:
     assert (await ticket(sessions, first.ticket_id)).status == "resolved"
     matched = [h for h in await history(sessions, later.ticket_id) if h.kind == "matched"]
     assert matched[0].rule == "follow-up:in-reply-to"
+    assert f"matched ticket {first.ticket_id} by in-reply-to" in matched[0].detail
 
 
 async def test_a_customer_reply_to_a_pending_ticket_opens_it(

@@ -19,6 +19,7 @@ from postdesk_schema.tenancy import (
     Tenant,
     TenantRole,
     User,
+    take_ticket_number,
 )
 from postdesk_schema.tickets import (
     Attachment,
@@ -59,4 +60,5 @@ __all__ = [
     "TicketStatus",
     "User",
     "migrate",
+    "take_ticket_number",
 ]

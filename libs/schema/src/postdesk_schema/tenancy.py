@@ -1,7 +1,9 @@
 """Tenants, their people, mailboxes and who may use which mailbox.
 
 Owner: gateway (admin API) and the CLI's demo/admin commands. The router
-reads these tables and writes only `tenants.next_ticket_number`.
+(routed mail) and the gateway (composed mail) also take ticket numbers from
+`tenants.next_ticket_number`, both through `take_ticket_number`, so the two
+share one sequence and one locking rule.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from postdesk_schema._base import id_field, jsonb, timestamp
 
@@ -147,3 +150,17 @@ class EmailAssignment(SQLModel, table=True):
     assigned_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     notes: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     created_at: datetime = timestamp()
+
+
+async def take_ticket_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """Take the tenant's next ticket number. The tenant row stays locked until the caller's
+    transaction ends, so numbers are gapless and unique; take it as late as the caller can."""
+    number = (
+        await session.execute(
+            update(Tenant)
+            .where(col(Tenant.id) == tenant_id)
+            .values(next_ticket_number=col(Tenant.next_ticket_number) + 1)
+            .returning(col(Tenant.next_ticket_number) - 1)
+        )
+    ).scalar_one()
+    return int(number)

@@ -42,7 +42,14 @@ from postdesk_contracts.envelope import derived_event_id
 from postdesk_contracts.outbound_policy import OutboundPolicy
 from postdesk_runtime import ThreadTokens
 from postdesk_runtime.outbox import outbox_row
-from postdesk_schema import AuditLog, EmailAccount, Ticket, TicketHistory, TicketStatus
+from postdesk_schema import (
+    AuditLog,
+    EmailAccount,
+    Ticket,
+    TicketHistory,
+    TicketStatus,
+    take_ticket_number,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -160,7 +167,7 @@ async def _open_ticket(
 ) -> ComposeAccepted:
     """Write the ticket, its history, the audit row and the three events (not committed)."""
     # Taken last: the tenant row stays locked (as the router locks it) until the commit.
-    number = await db.next_ticket_number(session, user.tenant_id)
+    number = await take_ticket_number(session, user.tenant_id)
     ticket = _ticket_row(user, account, request, outbound_id, number, now)
     session.add(ticket)
     await session.flush()  # the ticket before the rows that refer to it

@@ -168,20 +168,6 @@ async def get_visible_ticket(
     return (await session.scalars(query)).one_or_none()
 
 
-async def next_ticket_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    """Take the tenant's next ticket number, by the router's own statement (one sequence for
-    routed and composed tickets); the row lock holds until commit."""
-    number = (
-        await session.execute(
-            update(Tenant)
-            .where(col(Tenant.id) == tenant_id)
-            .values(next_ticket_number=col(Tenant.next_ticket_number) + 1)
-            .returning(col(Tenant.next_ticket_number) - 1)
-        )
-    ).scalar_one()
-    return int(number)
-
-
 async def ticket_account(session: AsyncSession, ticket: Ticket) -> EmailAccount:
     """The mailbox the ticket belongs to (a foreign key, so always there)."""
     return (

@@ -20,7 +20,6 @@ from postdesk_schema import (
     InboundDomain,
     Message,
     OutboundMessage,
-    Tenant,
     Ticket,
     TicketHistory,
     User,
@@ -219,19 +218,6 @@ async def participants_among(
         _PARTICIPANTS_AMONG, {"ticket": ticket_id, "tenant": tenant_id, "candidates": wanted}
     )
     return {row.address for row in rows}
-
-
-async def next_ticket_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    """Take the tenant's next ticket number; the row lock holds until commit."""
-    number = (
-        await session.execute(
-            update(Tenant)
-            .where(col(Tenant.id) == tenant_id)
-            .values(next_ticket_number=col(Tenant.next_ticket_number) + 1)
-            .returning(col(Tenant.next_ticket_number) - 1)
-        )
-    ).scalar_one()
-    return int(number)
 
 
 async def add_message_to_ticket(session: AsyncSession, ticket_id: uuid.UUID, at: datetime) -> int:

@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from postdesk_router import db, merge_db, sla_db
-from postdesk_router.domain import pg_text, threading_keys
+from postdesk_router.domain import normalise_message_id, pg_text
 from postdesk_router.merge import absorb_early_replies
 
 SERVICE = "router"
@@ -80,7 +80,7 @@ async def _record_outbound(session: AsyncSession, event: Envelope[OutboundReques
         return False
     ticket_id = await merge_db.live_ticket(session, request.ticket_id)
     now = datetime.now(UTC)
-    references = [k.message_id for k in reversed(threading_keys([], request.references))]
+    references = list(dict.fromkeys(filter(None, map(normalise_message_id, request.references))))
     row = Message(
         id=outbound_message_row_id(request.outbound_id),  # a composed ticket's first_message_id
         tenant_id=tenant_id,

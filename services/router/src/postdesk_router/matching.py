@@ -36,9 +36,10 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class Match:
     ticket_id: uuid.UUID | None
-    rule: str
+    rule: str  # messages.match_rule: found_by, or "linked:..." when the sender may not join
     joins: bool
     status: str = ""
+    found_by: MatchRule = MatchRule.NEW_TICKET
 
 
 async def keys_of_our_bounces(
@@ -142,17 +143,17 @@ async def match_ticket(
     sender = mail.from_.email if mail.from_ else None
     participants = await db.participants_among(session, tenant_id, ticket_id, [sender or ""])
     if may_join(sender, participants, rule):
-        return Match(ticket_id, rule, joins=True, status=status)
+        return Match(ticket_id, rule, joins=True, status=status, found_by=rule)
     log.debug("sender may not join the matched ticket", match_rule=str(rule))
-    return Match(ticket_id, linked_rule(rule), joins=False, status=status)
+    return Match(ticket_id, linked_rule(rule), joins=False, status=status, found_by=rule)
 
 
-def match_detail(mail: MailParsed, rule: str, match: Match, action: ClosedTicketAction) -> str:
+def match_detail(mail: MailParsed, match: Match, action: ClosedTicketAction) -> str:
     """Why the message went where it went, for people reading the ticket's history."""
     kind = mail.classification.kind
     if match.ticket_id is None:
         return "no stored message, token, ticket tag or recent same-subject ticket matched"
-    parts = [f"matched ticket {match.ticket_id} by {rule.split(':')[-2] if ':' in rule else rule}"]
+    parts = [f"matched ticket {match.ticket_id} by {match.found_by}"]
     if not match.joins:
         parts.append("the sender is not a participant of it: opened a linked ticket")
     if action == ClosedTicketAction.FOLLOW_UP:

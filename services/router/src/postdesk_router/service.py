@@ -34,7 +34,7 @@ from postdesk_contracts.envelope import derived_event_id
 from postdesk_contracts.events import MailKind
 from postdesk_runtime import BlobStore, Sessions, ThreadTokens, claim_event, outbox_row
 from postdesk_runtime.failpoints import failpoint
-from postdesk_schema import TicketPriority, TicketStatus
+from postdesk_schema import TicketPriority, TicketStatus, take_ticket_number
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -213,7 +213,7 @@ async def route_message(
         ticket_id=ticket_id,
         kind="matched",
         rule=str(rule),
-        detail=matching.match_detail(mail, rule, match, action),
+        detail=matching.match_detail(mail, match, action),
         message_id=message_id,
         event_id=added.id,
     )
@@ -271,7 +271,7 @@ async def _open_ticket(
     mail = event.payload
     imported = mail.source == BACKFILL_SOURCE
     ticket_id = uuid.uuid4()
-    number = await db.next_ticket_number(session, account.tenant_id)
+    number = await take_ticket_number(session, account.tenant_id)
     choice = await assignment_db.assign_new_ticket(
         session,
         tenant_id=account.tenant_id,

@@ -59,17 +59,15 @@ from postdesk_gateway.domain import (
     ForbiddenError,
     NotFoundError,
     header_text,
-    outbound_id_for,
     request_fingerprint,
-    scheduled_send,
 )
 from postdesk_gateway.service import (
     SERVICE,
     departure,
+    prepare_send,
     reply_to,
     same_request,
     signed_message_id,
-    within_quota,
 )
 from postdesk_gateway.uploads import Uploads
 
@@ -110,18 +108,19 @@ async def compose_ticket(
     now = now or datetime.now(UTC)
     account = await _sending_account(session, user, request.account_id)
     fingerprint = request_fingerprint(account.id, request.model_dump_json())
-    outbound_id = (
-        outbound_id_for(user.id, idempotency_key) if idempotency_key is not None else uuid.uuid4()
+    prepared = await prepare_send(
+        session,
+        user,
+        account.id,
+        idempotency_key=idempotency_key,
+        send_at=request.send_at,
+        upload_ids=request.attachments,
+        uploads=uploads,
+        now=now,
     )
-    audit_id = derived_event_id(outbound_id, "audit")
-    if idempotency_key is not None:
-        earlier = await db.reply_audit(session, user.tenant_id, audit_id)
-        if earlier is not None:
-            return _replayed(earlier, fingerprint)
-    send_at = scheduled_send(request.send_at, now)
-    attachments = uploads.attachments(user, request.attachments, now=now)
-    policy = await db.tenant_policy(session, user.tenant_id)
-    await within_quota(session, user, account.id, policy.quota, now)
+    if isinstance(prepared, AuditLog):
+        return _replayed(prepared, fingerprint)
+    outbound_id, audit_id = prepared.outbound_id, prepared.audit_id
     try:
         accepted = await _open_ticket(
             session,
@@ -129,9 +128,9 @@ async def compose_ticket(
             account,
             request,
             outbound_id=outbound_id,
-            send_at=send_at,
-            attachments=attachments,
-            policy=policy,
+            send_at=prepared.send_at,
+            attachments=prepared.attachments,
+            policy=prepared.policy,
             thread_tokens=thread_tokens,
             ip=ip,
             fingerprint=fingerprint,

@@ -10,7 +10,7 @@ undo, the ticket's history rows), then the relay is woken to publish them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
@@ -41,7 +41,7 @@ from postdesk_contracts.api import (
     TokenResponse,
 )
 from postdesk_contracts.envelope import derived_event_id
-from postdesk_contracts.outbound_policy import Quota
+from postdesk_contracts.outbound_policy import OutboundPolicy, Quota
 from postdesk_runtime import ThreadTokens
 from postdesk_runtime.outbox import outbox_row
 from postdesk_schema import (
@@ -308,18 +308,20 @@ async def request_reply(
     ticket = await _visible_ticket(session, user, ticket_id)
     await _require_send_right(session, user, ticket)
     fingerprint = request_fingerprint(ticket.id, reply.model_dump_json())
-    outbound_id = (
-        outbound_id_for(user.id, idempotency_key) if idempotency_key is not None else uuid.uuid4()
+    prepared = await prepare_send(
+        session,
+        user,
+        ticket.account_id,
+        idempotency_key=idempotency_key,
+        send_at=reply.send_at,
+        upload_ids=reply.attachments,
+        uploads=uploads,
+        now=now,
     )
-    audit_id = derived_event_id(outbound_id, "audit")
-    if idempotency_key is not None:
-        earlier = await db.reply_audit(session, user.tenant_id, audit_id)
-        if earlier is not None:
-            return _replayed(earlier, fingerprint)
-    send_at = scheduled_send(reply.send_at, now)
-    attachments = uploads.attachments(user, reply.attachments, now=now)
-    policy = await db.tenant_policy(session, user.tenant_id)
-    await within_quota(session, user, ticket.account_id, policy.quota, now)
+    if isinstance(prepared, AuditLog):
+        return _replayed(prepared, fingerprint)
+    outbound_id, audit_id, send_at = prepared.outbound_id, prepared.audit_id, prepared.send_at
+    attachments, policy = prepared.attachments, prepared.policy
     account = await db.ticket_account(session, ticket)
     payload = _reply_payload(
         ticket,
@@ -369,6 +371,46 @@ async def request_reply(
     wake_relay()
     log.info("reply requested", ticket_id=str(ticket.id), outbound_id=str(outbound_id))
     return _accepted(outbound_id, goes_at)
+
+
+@dataclass(frozen=True)
+class PreparedSend:
+    """What a reply and a new conversation both settle before writing anything."""
+
+    outbound_id: uuid.UUID
+    audit_id: uuid.UUID
+    send_at: datetime | None
+    attachments: list[Attachment]
+    policy: OutboundPolicy
+
+
+async def prepare_send(
+    session: AsyncSession,
+    user: CurrentUser,
+    account_id: uuid.UUID,
+    *,
+    idempotency_key: str | None,
+    send_at: datetime | None,
+    upload_ids: Sequence[str],
+    uploads: Uploads,
+    now: datetime,
+) -> PreparedSend | AuditLog:
+    """The outbound and audit ids (derived from the user and the key when there is one), the
+    checked send time and attachments, and the tenant's policy, after the quota pre-check
+    (429); or, for a retry of a committed request with the same key, its audit row."""
+    outbound_id = (
+        outbound_id_for(user.id, idempotency_key) if idempotency_key is not None else uuid.uuid4()
+    )
+    audit_id = derived_event_id(outbound_id, "audit")
+    if idempotency_key is not None:
+        earlier = await db.reply_audit(session, user.tenant_id, audit_id)
+        if earlier is not None:
+            return earlier
+    scheduled = scheduled_send(send_at, now)
+    attachments = uploads.attachments(user, upload_ids, now=now)
+    policy = await db.tenant_policy(session, user.tenant_id)
+    await within_quota(session, user, account_id, policy.quota, now)
+    return PreparedSend(outbound_id, audit_id, scheduled, attachments, policy)
 
 
 async def within_quota(

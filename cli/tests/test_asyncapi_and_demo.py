@@ -13,7 +13,7 @@ import pytest
 from postdesk_cli.asyncapi import asyncapi_document, render
 from postdesk_cli.demo import seed_demo
 from postdesk_cli.sla_rules import disable_policy
-from postdesk_router.schedule import Schedule
+from postdesk_contracts.schedule import Schedule
 from postdesk_runtime import make_engine, make_sessions
 from postdesk_schema import EmailAccount, InboundAddress, SlaPolicy, User
 from sqlalchemy import func, select

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from postdesk_router.schedule import DAYS
+from postdesk_contracts.schedule import DAYS
 from postdesk_runtime.db import Sessions, make_engine, make_sessions
 
 from postdesk_cli.routing_rules import SettingsError

@@ -80,7 +80,7 @@ ACCOUNTS = (
     ("sales", AccountKind.SHARED, "Sales", [("sara", AssignmentRole.PRIMARY, 0)]),
     ("john", AccountKind.PERSONAL, "Customer Service", [("john", AssignmentRole.PRIMARY, 0)]),
 )
-# users.working_hours (postdesk_router.schedule's format), in the users' timezone (UTC)
+# users.working_hours (postdesk_contracts.schedule's format), in the users' timezone (UTC)
 WORKING_HOURS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
 # calendar time, so the demo's clocks run whenever it is tried
 SLA_POLICY = PolicySpec(name="Standard", first_response_minutes=60, resolution_minutes=8 * 60)

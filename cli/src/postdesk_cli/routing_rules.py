@@ -7,7 +7,7 @@ meant for the user, and nothing is written.
 
 Invariants kept here (what is stored is what the router can use):
 - working hours pass the router's own parser
-  (`postdesk_router.schedule.Schedule.parse`) in the timezone stored with
+  (`postdesk_contracts.schedule.Schedule.parse`) in the timezone stored with
   them; an empty mapping means always working; timezones are IANA names;
 - enumerated settings take only the router's values: auto_reply_schedule
   always|outside_hours, reopen_policy reopen|follow_up, routing_strategy
@@ -32,9 +32,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from postdesk_contracts.schedule import Schedule, ScheduleError
 from postdesk_router.assignment import Strategy
 from postdesk_router.autoreply import MAX_TEXT_CHARS, ReplySchedule, reply_text
-from postdesk_router.schedule import Schedule, ScheduleError
 from postdesk_runtime.db import Sessions
 from postdesk_schema import Department, EmailAccount, Tenant, User
 from sqlalchemy import select

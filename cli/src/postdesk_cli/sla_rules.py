@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from postdesk_router.schedule import Schedule, ScheduleError
+from postdesk_contracts.schedule import Schedule, ScheduleError
 from postdesk_runtime.db import Sessions
 from postdesk_schema import Department, EmailAccount, SlaPolicy, Tenant, TicketPriority
 from sqlalchemy import select, text

@@ -27,6 +27,7 @@ from postdesk_contracts.events import (
     TicketChange,
     TicketCreated,
     TicketMessageAdded,
+    TicketNoteAdded,
     TicketUpdated,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "TicketChange",
     "TicketCreated",
     "TicketMessageAdded",
+    "TicketNoteAdded",
     "TicketUpdated",
     "new_envelope",
 ]

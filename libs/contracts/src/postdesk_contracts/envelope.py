@@ -30,6 +30,7 @@ class EventType(StrEnum):
     TICKET_ASSIGNED = "ticket.assigned"
     TICKET_MESSAGE_ADDED = "ticket.message_added"
     TICKET_UPDATED = "ticket.updated"
+    TICKET_NOTE_ADDED = "ticket.note_added"
     SLA_WARNING = "sla.warning"
     SLA_BREACHED = "sla.breached"
     OUTBOUND_REQUESTED = "outbound.requested"

@@ -172,6 +172,9 @@ class TicketMessageAdded(Payload):
     sender_email: str
     mail_kind: str = Field(default="human", description="human, auto_reply, bounce, list, spam")
     imported: bool = False
+    opened_ticket: bool = Field(
+        default=False, description="the message opened the ticket (it is its first message)"
+    )
 
 
 class TicketAssigned(Payload):
@@ -205,6 +208,17 @@ class TicketUpdated(Payload):
     rule: str = Field(description="why: reopened-by-customer, agent, sla, ...")
     reason: str = ""
     actor_id: uuid.UUID | None = Field(default=None, description="None when a rule changed it")
+
+
+class TicketNoteAdded(Payload):
+    """An agent added an internal note; the users it @mentions may see the ticket."""
+
+    ticket_id: uuid.UUID
+    account_id: uuid.UUID
+    note_id: uuid.UUID
+    author_id: uuid.UUID
+    mentioned_user_ids: list[uuid.UUID] = Field(default_factory=list)
+    excerpt: str = Field(default="", max_length=500, description="the note's start, as text")
 
 
 class SlaTarget(StrEnum):
@@ -311,6 +325,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.TICKET_ASSIGNED: TicketAssigned,
     EventType.TICKET_MESSAGE_ADDED: TicketMessageAdded,
     EventType.TICKET_UPDATED: TicketUpdated,
+    EventType.TICKET_NOTE_ADDED: TicketNoteAdded,
     EventType.SLA_WARNING: SlaWarning,
     EventType.SLA_BREACHED: SlaBreached,
     EventType.OUTBOUND_REQUESTED: OutboundRequested,

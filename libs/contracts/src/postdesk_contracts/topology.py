@@ -48,6 +48,26 @@ class QueueSpec:
         }
 
 
+WEBHOOK_EVENTS: tuple[EventType, ...] = (
+    EventType.TICKET_CREATED,
+    EventType.TICKET_ASSIGNED,
+    EventType.TICKET_MESSAGE_ADDED,
+    EventType.TICKET_UPDATED,
+    EventType.TICKET_NOTE_ADDED,
+    EventType.SLA_WARNING,
+    EventType.SLA_BREACHED,
+    EventType.MAIL_SENT,
+    EventType.MAIL_FAILED,
+    EventType.OUTBOUND_CANCELLED,
+)
+"""The event types a tenant may subscribe a webhook to: the ticket's life and its mail's
+fate. Internal hand-offs (mail.received, mail.parsed, outbound.requested) carry blob
+references and stay inside."""
+
+NOTIFIER_EVENTS: tuple[EventType, ...] = WEBHOOK_EVENTS
+"""The notifier consumes every webhook event (for fan-out); some also notify users
+(ticket.assigned, ticket.message_added, ticket.note_added, sla.warning, sla.breached)."""
+
 SUBSCRIPTIONS: tuple[QueueSpec, ...] = (
     QueueSpec("parser", EventType.MAIL_RECEIVED),
     QueueSpec("router", EventType.MAIL_PARSED),
@@ -56,7 +76,7 @@ SUBSCRIPTIONS: tuple[QueueSpec, ...] = (
     QueueSpec("router", EventType.MAIL_SENT),
     QueueSpec("router", EventType.OUTBOUND_CANCELLED),
     QueueSpec("router", EventType.TICKET_UPDATED),
-    QueueSpec("notifier", EventType.TICKET_ASSIGNED),
+    *(QueueSpec("notifier", event) for event in NOTIFIER_EVENTS),
     QueueSpec("outbound", EventType.OUTBOUND_REQUESTED),
 )
 

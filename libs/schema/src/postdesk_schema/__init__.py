@@ -5,7 +5,14 @@ services only read it. `migrate(database_url)` brings a database to head.
 """
 
 from postdesk_schema.automation import AutomaticMail, SlaPolicy, SlaTimer
-from postdesk_schema.delivery import Notification, OutboundMessage, SmtpServer
+from postdesk_schema.delivery import (
+    Notification,
+    NotificationDigest,
+    OutboundMessage,
+    SmtpServer,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from postdesk_schema.inbound import ImapMailbox, ImapSyncState, InboundAddress, InboundDomain
 from postdesk_schema.infra import OutboxEvent, ProcessedEvent
 from postdesk_schema.logs import AuditLog, EmailProcessingLog
@@ -14,6 +21,7 @@ from postdesk_schema.tenancy import (
     AccountKind,
     AssignmentRole,
     Department,
+    DepartmentManager,
     EmailAccount,
     EmailAssignment,
     Tenant,
@@ -26,6 +34,7 @@ from postdesk_schema.tickets import (
     Message,
     Ticket,
     TicketHistory,
+    TicketNote,
     TicketPriority,
     TicketStatus,
 )
@@ -37,6 +46,7 @@ __all__ = [
     "AuditLog",
     "AutomaticMail",
     "Department",
+    "DepartmentManager",
     "EmailAccount",
     "EmailAssignment",
     "EmailProcessingLog",
@@ -46,6 +56,7 @@ __all__ = [
     "InboundDomain",
     "Message",
     "Notification",
+    "NotificationDigest",
     "OutboundMessage",
     "OutboxEvent",
     "ProcessedEvent",
@@ -56,9 +67,12 @@ __all__ = [
     "TenantRole",
     "Ticket",
     "TicketHistory",
+    "TicketNote",
     "TicketPriority",
     "TicketStatus",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "migrate",
     "take_ticket_number",
 ]

@@ -164,3 +164,14 @@ async def take_ticket_number(session: AsyncSession, tenant_id: uuid.UUID) -> int
         )
     ).scalar_one()
     return int(number)
+
+
+class DepartmentManager(SQLModel, table=True):
+    """A user who manages a department: hears about its SLA warnings and breaches."""
+
+    __tablename__ = "department_managers"
+
+    department_id: uuid.UUID = Field(foreign_key="departments.id", primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", index=True)
+    created_at: datetime = timestamp()

@@ -176,3 +176,19 @@ class TicketHistory(SQLModel, table=True):
     actor_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     event_id: uuid.UUID | None = None
     created_at: datetime = timestamp()
+
+
+class TicketNote(SQLModel, table=True):
+    """An internal note on a ticket, never sent to the customer; @mentions notify the users
+    it names (owner: gateway)."""
+
+    __tablename__ = "ticket_notes"
+    __table_args__ = (Index("ix_ticket_notes_ticket_created", "ticket_id", "created_at"),)
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id")
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id")
+    author_id: uuid.UUID = Field(foreign_key="users.id")
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    mentioned_user_ids: list[str] = jsonb_list()
+    created_at: datetime = timestamp()

@@ -35,9 +35,9 @@ from datetime import datetime
 from enum import StrEnum
 
 import structlog
+from postdesk_contracts.schedule import Schedule
 
 from postdesk_router.domain import AssigneeChoice, AssignmentCandidate, AssignmentRule
-from postdesk_router.schedule import Schedule
 
 log = structlog.get_logger(__name__)
 

@@ -51,9 +51,8 @@ from typing import Any
 import structlog
 from postdesk_contracts import Address, MailParsed
 from postdesk_contracts.events import MailKind
+from postdesk_contracts.schedule import Schedule, ScheduleError
 from postdesk_contracts.subjects import find_ticket_tag, format_ticket_tag
-
-from postdesk_router.schedule import Schedule, ScheduleError
 
 KIND = "auto_reply"
 AUTO_SUBMITTED = "auto-replied"

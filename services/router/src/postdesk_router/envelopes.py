@@ -63,6 +63,7 @@ def message_added(
     rule: str,
     *,
     imported: bool,
+    opened_ticket: bool,
 ) -> Envelope[TicketMessageAdded]:
     return new_envelope(
         EventType.TICKET_MESSAGE_ADDED,
@@ -75,6 +76,7 @@ def message_added(
             sender_email=event.payload.from_.email if event.payload.from_ else "",
             mail_kind=str(event.payload.classification.kind),
             imported=imported,
+            opened_ticket=opened_ticket,
         ),
         tenant_id=account.tenant_id,
         caused_by=event,

@@ -205,7 +205,15 @@ async def route_message(
         events.append(await _reopen(session, event, account, ticket_id, match.status, action, now))
     if mail.bounce is not None and ours:
         events.extend(await _record_bounce(session, event, account, ours, ticket_id))
-    added = envelopes.message_added(event, account, ticket_id, message_id, rule, imported=imported)
+    added = envelopes.message_added(
+        event,
+        account,
+        ticket_id,
+        message_id,
+        rule,
+        imported=imported,
+        opened_ticket=created is not None,
+    )
     events.append(added)
     db.history(
         session,

@@ -30,8 +30,7 @@ from typing import Any
 
 import structlog
 from postdesk_contracts import SlaTarget
-
-from postdesk_router.schedule import Schedule, ScheduleError
+from postdesk_contracts.schedule import Schedule, ScheduleError
 
 log = structlog.get_logger(__name__)
 

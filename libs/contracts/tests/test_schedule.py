@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from postdesk_router.schedule import Schedule, ScheduleError
+from postdesk_contracts.schedule import Schedule, ScheduleError
 
 OFFICE = {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
 BERLIN = Schedule.parse(OFFICE, "Europe/Berlin", holidays=["2026-12-25"])

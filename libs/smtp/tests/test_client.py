@@ -320,7 +320,7 @@ class TestProbe:
             f"connected to 127.0.0.1:{server.port} with STARTTLS, logged in as bob; "
             f"sender {SENDER} accepted: 250 OK"
         )
-        assert server.commands == ["MAIL"]  # no RCPT, no DATA
+        assert server.commands == ["MAIL", "RCPT"]  # RCPT to the sender itself, no DATA
         assert server.received == []
 
     async def test_a_refused_sender_fails_at_mail(self) -> None:
@@ -328,6 +328,14 @@ class TestProbe:
         async with smtp_server(replies={"MAIL": [reply]}) as server:
             result = await probe(server.target(), envelope_from=SENDER)
         assert result == TransmitResult(Outcome.PERMANENT, reply, "mail")
+
+    async def test_a_sender_refused_only_at_rcpt_fails_at_mail(self) -> None:
+        """Servers that delay restrictions (Postfix's smtpd_delay_reject) refuse at RCPT."""
+        reply = "553 5.7.1 <other@acme.example>: Sender address rejected: not owned by user bob"
+        async with smtp_server(replies={"RCPT": [reply]}) as server:
+            result = await probe(server.target(), envelope_from=SENDER)
+        assert result == TransmitResult(Outcome.PERMANENT, reply, "mail")
+        assert server.received == []
 
     async def test_bad_credentials_fail_at_auth(self, certificate: CertificateFiles) -> None:
         async with smtp_server(tls="tls", certificate=certificate, users=USERS) as server:

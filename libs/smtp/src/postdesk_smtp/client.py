@@ -116,7 +116,8 @@ async def transmit(
 
 
 async def probe(target: SmtpTarget, *, envelope_from: str) -> TransmitResult:
-    """Test the settings: connect, TLS, login, MAIL FROM `envelope_from`, RSET, QUIT.
+    """Test the settings: connect, TLS, login, MAIL FROM and RCPT TO `envelope_from`, RSET,
+    QUIT. A refusal at either of the two is the sender's (stage mail).
 
     SENT (stage done) with a description of the session when the server
     would take mail from that sender; otherwise the stage and reason.
@@ -171,6 +172,10 @@ async def _probe(client: SMTP, target: SmtpTarget, envelope_from: str) -> Transm
         reply = await _step(
             "mail", target, client.mail(envelope_from, options=options, encoding=encoding)
         )
+        if envelope_from:
+            # Servers that delay rejections to RCPT (Postfix's default) judge the sender
+            # only there: name the sender's own address, never send DATA.
+            await _step("mail", target, client.rcpt(envelope_from, encoding=encoding))
     except _SessionEndedError as stopped:
         return stopped.result
     try:

@@ -23,10 +23,13 @@ from postdesk_contracts import (
     Envelope,
     EventType,
     MailParsed,
+    OutboundCancelled,
     OutboundRequested,
     TicketCreated,
+    TicketUpdated,
     new_envelope,
 )
+from postdesk_contracts.addressing import outbound_message_row_id
 from postdesk_contracts.api import ComposeAccepted, ComposeRequest, Recipient
 from postdesk_gateway.compose import compose_ticket
 from postdesk_gateway.domain import CurrentUser
@@ -272,3 +275,94 @@ async def test_routed_and_composed_tickets_share_the_tenants_numbers(
     assert await clocks(sessions, routed.ticket_id) == ["first_response", "resolution"]
     assert await clocks(sessions, first.ticket_id) == []
     assert await clocks(sessions, second.ticket_id) == []
+
+
+async def test_undoing_the_composed_mail_closes_its_empty_ticket(
+    sessions: Sessions, blobs: BlobStore, desk: Desk
+) -> None:
+    """A ticket whose only mail was undone leaves the inbox (closed, with the reason and a
+    ticket.updated); a ticket with a customer's mail on it stays as it was."""
+    accepted = await compose(sessions, blobs, desk, "Your order, sent too soon")
+    requested = Envelope[OutboundRequested].model_validate_json(
+        await gateway_event(sessions, EventType.OUTBOUND_REQUESTED, accepted.ticket_id)
+    )
+    assert await followups.record_outbound(sessions, requested)
+    undo = new_envelope(
+        EventType.OUTBOUND_CANCELLED,
+        OutboundCancelled(
+            outbound_id=accepted.outbound_id,
+            account_id=desk.account.id,
+            ticket_id=accepted.ticket_id,
+            cancelled_by=desk.agent.id,
+        ),
+        tenant_id=desk.tenant.id,
+    )
+    assert await followups.record_cancelled(sessions, undo)
+    assert not await followups.record_cancelled(sessions, undo)  # redelivered: nothing more
+
+    async with sessions() as session:
+        ticket = await session.get(Ticket, accepted.ticket_id)
+        history = (
+            await session.scalars(
+                select(TicketHistory).where(
+                    col(TicketHistory.ticket_id) == accepted.ticket_id,
+                    col(TicketHistory.kind) == "status",
+                )
+            )
+        ).all()
+        updates = (
+            await session.scalars(
+                select(col(OutboxEvent.body)).where(
+                    col(OutboxEvent.service) == "router",
+                    col(OutboxEvent.routing_key) == EventType.TICKET_UPDATED.value,
+                    col(OutboxEvent.body).contains(str(accepted.ticket_id)),
+                )
+            )
+        ).all()
+    assert ticket is not None
+    assert ticket.status == "closed"
+    assert ticket.closed_at is not None
+    assert [(h.rule, h.detail) for h in history] == [
+        ("compose-undone", "the mail that opened the ticket was undone before it was sent")
+    ]
+    [body] = updates
+    closed = Envelope[TicketUpdated].model_validate_json(body)
+    assert [(c.field, c.old, c.new) for c in closed.payload.changes] == [
+        ("status", "pending", "closed")
+    ]
+
+    # an undone reply on a ticket the customer wrote to closes nothing
+    answered = await compose(sessions, blobs, desk, "Your invoice")
+    first = Envelope[OutboundRequested].model_validate_json(
+        await gateway_event(sessions, EventType.OUTBOUND_REQUESTED, answered.ticket_id)
+    )
+    assert await followups.record_outbound(sessions, first)
+    async with sessions() as session:
+        first_row = await session.get(Message, outbound_message_row_id(first.payload.outbound_id))
+    assert first_row is not None
+    reply = await customer_mail(
+        blobs,
+        desk,
+        CUSTOMER,
+        "Re: Your invoice",
+        in_reply_to=[first_row.message_id_header],
+    )
+    assert (
+        await route_in_transaction(sessions, blobs, reply, tokens=default_thread_tokens())
+    ).ticket_id == answered.ticket_id
+    assert await followups.record_cancelled(
+        sessions,
+        new_envelope(
+            EventType.OUTBOUND_CANCELLED,
+            OutboundCancelled(
+                outbound_id=answered.outbound_id,
+                account_id=desk.account.id,
+                ticket_id=answered.ticket_id,
+            ),
+            tenant_id=desk.tenant.id,
+        ),
+    )
+    async with sessions() as session:
+        still = await session.get(Ticket, answered.ticket_id)
+    assert still is not None
+    assert still.status == "open"

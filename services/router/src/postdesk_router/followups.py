@@ -19,6 +19,7 @@ Each handler claims its event first, so a redelivery changes nothing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +43,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from postdesk_router import db, merge_db, sla_db
+from postdesk_router import db, merge_db, sla_db, undo
 from postdesk_router.domain import normalise_message_id, pg_text
 from postdesk_router.merge import absorb_early_replies
 
@@ -152,9 +153,20 @@ async def record_sent(sessions: Sessions, event: Envelope[MailSent]) -> bool:
 
 
 async def record_cancelled(sessions: Sessions, event: Envelope[OutboundCancelled]) -> bool:
-    """Mark the outbound message cancelled (undone before it was sent)."""
+    """Mark the outbound message cancelled (undone before it was sent) and close a ticket left
+    with nothing but undone mail (undo.py, which may emit ticket.updated); True when marked."""
+
+    async def close_if_all_undone(session: AsyncSession, ticket_id: uuid.UUID) -> None:
+        await undo.close_if_all_undone(session, event, ticket_id)
+
     return await _delivery(
-        sessions, event, event.payload.outbound_id, "cancelled", "undone before sending", "delivery"
+        sessions,
+        event,
+        event.payload.outbound_id,
+        "cancelled",
+        "undone before sending",
+        "delivery",
+        then=close_if_all_undone,
     )
 
 
@@ -169,7 +181,11 @@ async def _delivery(
     status: str,
     detail: str,
     kind: str,
+    *,
+    then: Callable[[AsyncSession, uuid.UUID], Awaitable[None]] | None = None,
 ) -> bool:
+    """Set the delivery status of our message; `then(session, ticket_id)` runs in the same
+    transaction after a message was marked."""
     async with sessions() as session, session.begin():
         if not await claim_event(session, SERVICE, event.id) or event.tenant_id is None:
             return False
@@ -199,6 +215,8 @@ async def _delivery(
             message_id=row.id,
             event_id=event.id,
         )
+        if then is not None:
+            await then(session, row.ticket_id)
         return True
 
 

@@ -58,8 +58,10 @@ def register_handlers(
 
     @subscriber(broker, queue_for("router", EventType.OUTBOUND_CANCELLED))
     async def on_outbound_cancelled(event: Envelope[OutboundCancelled]) -> None:
-        """Mark the message undone before sending as cancelled."""
-        await followups.record_cancelled(sessions, event)
+        """Mark the message undone before sending as cancelled; close a ticket left with
+        nothing but undone mail (emits ticket.updated)."""
+        if await followups.record_cancelled(sessions, event):
+            relay.wake()  # a ticket.updated, if that closed the ticket
 
     @subscriber(broker, queue_for("router", EventType.TICKET_UPDATED))
     async def on_ticket_updated(event: Envelope[TicketUpdated]) -> None:

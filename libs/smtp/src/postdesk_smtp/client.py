@@ -27,6 +27,7 @@ that it got that far.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import socket
@@ -201,8 +202,24 @@ def _client(target: SmtpTarget, envelope_from: str) -> SMTP:
         timeout=target.timeout,
         local_hostname=_helo_name(target, envelope_from),
         validate_certs=True,
-        cert_bundle=target.ca_file,
+        tls_context=_tls_context(
+            target.ca_file, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+        ),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _tls_context(
+    ca_file: str | None, env_cert_file: str | None, env_cert_dir: str | None
+) -> ssl.SSLContext:
+    """A verifying client context, built once per trust store: loading the CAs costs more
+    than a handshake. The SSL_CERT_* variables are part of the key because OpenSSL reads
+    them when the default store is loaded."""
+    del env_cert_file, env_cert_dir  # cache key only
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 def _helo_name(target: SmtpTarget, envelope_from: str) -> str | None:

@@ -190,17 +190,113 @@ class TicketPage(ApiModel):
 
 
 class NotificationView(ApiModel):
+    """Something to hear about. Events of one kind on one ticket close together fold into
+    one notification: `event_count` says how many, `updated_at` when the last one came."""
+
     id: uuid.UUID
-    kind: str
+    kind: str = Field(
+        description="new_ticket, customer_reply, mention, assigned, sla_warning, sla_breached"
+    )
     ticket_id: uuid.UUID | None = None
     title: str
     body: str = ""
     read_at: datetime | None = None
     created_at: datetime
+    actor_id: uuid.UUID | None = Field(default=None, description="who caused it, if a person")
+    event_count: int = Field(default=1, description="events folded into this notification")
+    data: dict[str, Any] = Field(default_factory=dict, description="details by kind")
+    updated_at: datetime | None = Field(default=None, description="when it last changed")
 
 
 class NotificationList(ApiModel):
-    items: list[NotificationView] = Field(description="newest first")
+    items: list[NotificationView] = Field(description="latest change first")
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; None on the last page"
+    )
+
+
+class NotificationUnreadCount(ApiModel):
+    unread: int
+
+
+class NotificationsReadRequest(ApiModel):
+    """Mark your unread notifications read: all, or those that last changed at or before
+    `before` (send the `updated_at` of the newest one you showed, so a later one stays
+    unread)."""
+
+    model_config = ApiModel.model_config | {"extra": "forbid"}
+
+    before: AwareDatetime | None = None
+
+
+class NotificationsReadResult(ApiModel):
+    marked: int = Field(description="how many notifications this marked read")
+
+
+class NotificationPreferences(ApiModel):
+    """What you hear about, and where: every kind with its channels, as they apply to you
+    (your choice, or the default where you made none)."""
+
+    preferences: dict[str, dict[str, bool]] = Field(
+        description='{"<kind>": {"in_app": bool, "email": bool}}'
+    )
+
+
+class NotificationPreferencesUpdate(ApiModel):
+    """Your choices, replacing the ones stored: `{"<kind>": {"in_app": bool, "email":
+    bool}}`; a kind or channel left out takes its default. The digest is email only."""
+
+    preferences: dict[str, Any]
+
+
+MAX_NOTE_CHARS = 20_000
+
+
+class NoteRequest(ApiModel):
+    """An internal note on a ticket, never sent to the customer. `@handle` mentions (a
+    login's local part, `@ana`, or the whole login, `@ana@acme.example`) notify those users;
+    a handle that names nobody is plain text."""
+
+    body: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a note must not be blank")
+        return value
+
+
+class NoteView(ApiModel):
+    id: uuid.UUID
+    ticket_id: uuid.UUID = Field(
+        description="the ticket the note was written on: this one or one merged into it"
+    )
+    author_id: uuid.UUID
+    body: str
+    mentioned_user_ids: list[uuid.UUID] = Field(default_factory=list)
+    created_at: datetime
+
+
+class NoteList(ApiModel):
+    items: list[NoteView] = Field(description="oldest first")
+
+
+MAX_DEPARTMENT_MANAGERS = 100
+
+
+class DepartmentManagersUpdate(ApiModel):
+    """The department's managers (they hear about its SLA warnings and breaches), replacing
+    the current ones: active users of the tenant."""
+
+    model_config = ApiModel.model_config | {"extra": "forbid"}
+
+    user_ids: list[uuid.UUID] = Field(max_length=MAX_DEPARTMENT_MANAGERS)
+
+
+class DepartmentManagers(ApiModel):
+    department_id: uuid.UUID
+    user_ids: list[uuid.UUID]
 
 
 class Recipient(ApiModel):
@@ -400,7 +496,9 @@ class UploadResult(ApiModel):
 
 __all__ = [
     "MAX_ATTACHMENTS",
+    "MAX_DEPARTMENT_MANAGERS",
     "MAX_EXTRA_RECIPIENTS",
+    "MAX_NOTE_CHARS",
     "MAX_RECIPIENT_NAME_CHARS",
     "MAX_REPLY_CHARS",
     "MAX_REPLY_HTML_CHARS",
@@ -409,12 +507,22 @@ __all__ = [
     "AttachmentInfo",
     "ComposeAccepted",
     "ComposeRequest",
+    "DepartmentManagers",
+    "DepartmentManagersUpdate",
     "EmailAddress",
     "LoginRequest",
     "Me",
     "MessageView",
+    "NoteList",
+    "NoteRequest",
+    "NoteView",
     "NotificationList",
+    "NotificationPreferences",
+    "NotificationPreferencesUpdate",
+    "NotificationUnreadCount",
     "NotificationView",
+    "NotificationsReadRequest",
+    "NotificationsReadResult",
     "OutboundCancelResult",
     "Problem",
     "Recipient",

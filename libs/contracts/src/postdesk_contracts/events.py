@@ -260,7 +260,6 @@ class OutboundRequested(Payload):
     bcc: list[Address] = Field(default_factory=list)
     subject: str
     text: str = Field(default="", max_length=200_000)
-    body_blob_ref: str | None = None
     in_reply_to: str | None = None
     references: list[str] = Field(default_factory=list)
     requested_by: uuid.UUID | None = None

@@ -10,6 +10,12 @@ Every request passes `BearerAuthMiddleware` unless its route opts out
 with `opt={"exclude_from_auth": True}` (`PUBLIC`). It loads the *active*
 user on each request: deactivating a user locks them out at once,
 whatever tokens they hold.
+
+A route that opts in with `TOKEN_IN_QUERY` (only the notification stream:
+a browser's EventSource cannot set headers) also takes the token from the
+`access_token` query parameter when no Authorization header is sent. A URL
+is logged more readily than a header, so it is nowhere else; the token
+there is the same short-lived one.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from postdesk_gateway.errors import BEARER_CHALLENGE
 
 ALGORITHM = "HS256"
 PUBLIC = {"exclude_from_auth": True}
+TOKEN_IN_QUERY = {"token_in_query": True}
+ACCESS_TOKEN_PARAMETER = "access_token"  # noqa: S105  # a parameter's name, not a secret
 _KEY_PREFIX = b"postdesk-gateway-jwt-v1:"
 _REQUIRED_CLAIMS = ["sub", "tid", "iat", "exp", "jti"]
 
@@ -136,11 +144,11 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = _presented_token(connection)
+        if not token:
             raise NotAuthorizedException("missing bearer token", headers=BEARER_CHALLENGE)
         try:
-            claims = self._tokens.verify(token.strip())
+            claims = self._tokens.verify(token)
         except AuthenticationError as exc:
             raise NotAuthorizedException(str(exc), headers=BEARER_CHALLENGE) from exc
         async with self._sessions() as session:
@@ -148,6 +156,18 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if user is None:
             raise NotAuthorizedException("invalid or expired token", headers=BEARER_CHALLENGE)
         return AuthenticationResult(user=user, auth=claims)
+
+
+def _presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The bearer token of the Authorization header; on a `TOKEN_IN_QUERY` route without
+    that header, the `access_token` query parameter. Empty when there is none."""
+    header = connection.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
+    if connection.route_handler.opt.get("token_in_query"):
+        return connection.query_params.get(ACCESS_TOKEN_PARAMETER, "").strip()
+    return ""
 
 
 async def provide_user(request: Request[CurrentUser, TokenClaims, State]) -> CurrentUser:

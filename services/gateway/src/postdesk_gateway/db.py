@@ -19,7 +19,6 @@ from postdesk_schema import (
     EmailAccount,
     EmailAssignment,
     Message,
-    Notification,
     OutboundMessage,
     SlaTimer,
     Tenant,
@@ -29,7 +28,7 @@ from postdesk_schema import (
     TicketStatus,
     User,
 )
-from sqlalchemy import ColumnElement, and_, or_, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, or_, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -180,9 +179,8 @@ async def ticket_account(session: AsyncSession, ticket: Ticket) -> EmailAccount:
     ).one()
 
 
-async def ticket_history(session: AsyncSession, ticket: Ticket) -> list[TicketHistory]:
-    """The history of the ticket and of every ticket merged into it (at any depth),
-    oldest first: a message moved here by a merge keeps the story of how it was matched."""
+def merged_ticket_ids(ticket: Ticket) -> Select[tuple[uuid.UUID]]:
+    """The ids of the ticket and of every ticket merged into it, at any depth."""
     merged = (
         select(col(Ticket.id))
         .where(col(Ticket.id) == ticket.id, col(Ticket.tenant_id) == ticket.tenant_id)
@@ -194,11 +192,17 @@ async def ticket_history(session: AsyncSession, ticket: Ticket) -> list[TicketHi
             col(Ticket.tenant_id) == ticket.tenant_id,
         )
     )
+    return select(merged.c.id)
+
+
+async def ticket_history(session: AsyncSession, ticket: Ticket) -> list[TicketHistory]:
+    """The history of the ticket and of every ticket merged into it (at any depth),
+    oldest first: a message moved here by a merge keeps the story of how it was matched."""
     query = (
         select(TicketHistory)
         .where(
             col(TicketHistory.tenant_id) == ticket.tenant_id,
-            col(TicketHistory.ticket_id).in_(select(merged.c.id)),
+            col(TicketHistory.ticket_id).in_(merged_ticket_ids(ticket)),
         )
         .order_by(col(TicketHistory.created_at), col(TicketHistory.id))
     )
@@ -256,18 +260,6 @@ async def active_assignment(
             )
         )
     ).one_or_none()
-
-
-async def user_notifications(
-    session: AsyncSession, user: CurrentUser, *, limit: int
-) -> list[Notification]:
-    query = (
-        select(Notification)
-        .where(col(Notification.user_id) == user.id, col(Notification.tenant_id) == user.tenant_id)
-        .order_by(col(Notification.created_at).desc(), col(Notification.id).desc())
-        .limit(limit)
-    )
-    return list((await session.scalars(query)).all())
 
 
 def audit(

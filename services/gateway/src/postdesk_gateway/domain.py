@@ -12,6 +12,7 @@ responses:
     ├── ConflictError              (409: too late, or not yet; `retry_after` when retrying helps)
     ├── PayloadTooLargeError       (413: an upload, or a mail's attachments, over the limit)
     ├── IdempotencyKeyReusedError  (422: one Idempotency-Key, two different requests)
+    ├── UnprocessableError         (422: well-formed, but refused as it stands: `detail` says why)
     └── QuotaExceededError         (429: which quota, and when it frees: `retry_after`)
 """
 
@@ -82,6 +83,10 @@ class IdempotencyKeyReusedError(GatewayError):
     pass
 
 
+class UnprocessableError(GatewayError):
+    pass
+
+
 class QuotaExceededError(GatewayError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
@@ -109,29 +114,45 @@ class TicketCursor:
     ticket_id: uuid.UUID
 
 
-def encode_cursor(cursor: TicketCursor) -> str:
+@dataclass(frozen=True, order=True)
+class KeyCursor:
+    """A position in rows ordered by (a time, an id): a notification's (updated_at, id)."""
+
+    at: datetime
+    id: uuid.UUID
+
+
+def encode_key(cursor: KeyCursor) -> str:
     """An opaque, URL-safe token for `cursor`."""
-    raw = json.dumps(
-        {"t": cursor.last_message_at.isoformat(), "i": str(cursor.ticket_id)},
-        separators=(",", ":"),
-    )
+    raw = json.dumps({"t": cursor.at.isoformat(), "i": str(cursor.id)}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
 
 
-def decode_cursor(token: str) -> TicketCursor:
-    """The cursor `encode_cursor` produced; `InvalidCursorError` for anything else."""
+def decode_key(token: str) -> KeyCursor:
+    """The cursor `encode_key` produced; `InvalidCursorError` for anything else."""
     if not token or len(token) > MAX_CURSOR_CHARS:
         raise InvalidCursorError("cursor is empty or too long")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw)
         when = datetime.fromisoformat(data["t"])
-        ticket_id = uuid.UUID(data["i"])
+        row_id = uuid.UUID(data["i"])
     except (binascii.Error, ValueError, TypeError, KeyError) as exc:
         raise InvalidCursorError("cursor is not valid") from exc
     if when.tzinfo is None:
         raise InvalidCursorError("cursor is not valid")
-    return TicketCursor(last_message_at=when, ticket_id=ticket_id)
+    return KeyCursor(when, row_id)
+
+
+def encode_cursor(cursor: TicketCursor) -> str:
+    """An opaque, URL-safe token for `cursor`."""
+    return encode_key(KeyCursor(cursor.last_message_at, cursor.ticket_id))
+
+
+def decode_cursor(token: str) -> TicketCursor:
+    """The cursor `encode_cursor` produced; `InvalidCursorError` for anything else."""
+    key = decode_key(token)
+    return TicketCursor(last_message_at=key.at, ticket_id=key.id)
 
 
 def header_text(value: str) -> str:

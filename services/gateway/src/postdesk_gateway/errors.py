@@ -26,6 +26,7 @@ from postdesk_gateway.domain import (
     NotFoundError,
     PayloadTooLargeError,
     QuotaExceededError,
+    UnprocessableError,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -39,6 +40,7 @@ _STATUS_OF: dict[type[GatewayError], int] = {
     ConflictError: 409,
     PayloadTooLargeError: 413,
     IdempotencyKeyReusedError: 422,
+    UnprocessableError: 422,
     QuotaExceededError: 429,
 }
 

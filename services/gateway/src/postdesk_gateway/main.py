@@ -41,12 +41,16 @@ from postdesk_gateway.auth import BearerAuthMiddleware, Passwords, TokenService,
 from postdesk_gateway.errors import exception_handlers
 from postdesk_gateway.handlers import BEARER_SCHEME
 from postdesk_gateway.handlers.auth import AuthController, MeController
+from postdesk_gateway.handlers.departments import DepartmentAdminController
 from postdesk_gateway.handlers.health import healthz, readyz
-from postdesk_gateway.handlers.notifications import NotificationController
+from postdesk_gateway.handlers.notes import NoteController
+from postdesk_gateway.handlers.notifications import NotificationController, PreferencesController
 from postdesk_gateway.handlers.outbound import OutboundController
 from postdesk_gateway.handlers.smtp import SmtpAdminController
 from postdesk_gateway.handlers.tickets import TicketController
 from postdesk_gateway.handlers.uploads import MULTIPART_OVERHEAD_BYTES, UploadController
+from postdesk_gateway.handlers.webhooks import WebhookAdminController, WebhookSettingsController
+from postdesk_gateway.live import NotificationListener, NotificationStreams
 from postdesk_gateway.service import SERVICE
 from postdesk_gateway.settings import GatewaySettings
 from postdesk_gateway.uploads import Uploads
@@ -65,6 +69,8 @@ class Runtime:
     thread_tokens: ThreadTokens
     keyring: Keyring
     uploads: Uploads
+    listener: NotificationListener
+    streams: NotificationStreams
 
 
 def build_runtime(settings: GatewaySettings) -> Runtime:
@@ -83,7 +89,9 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
         EventType.TICKET_CREATED,
         EventType.TICKET_ASSIGNED,
         EventType.TICKET_UPDATED,
+        EventType.TICKET_NOTE_ADDED,
     )
+    listener = NotificationListener(settings.database_url)
     return Runtime(
         engine=engine,
         sessions=sessions,
@@ -100,6 +108,13 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
             make_blob_store(settings),
             max_bytes=settings.upload_max_bytes,
             max_total_bytes=settings.attachments_max_total_bytes,
+        ),
+        listener=listener,
+        streams=NotificationStreams(
+            listener,
+            sessions,
+            keepalive=timedelta(seconds=settings.notification_keepalive_seconds),
+            overlap=timedelta(seconds=settings.notification_stream_overlap_seconds),
         ),
     )
 
@@ -125,6 +140,7 @@ def _dependencies(rt: Runtime) -> dict[str, Provide]:
         "keyring": constant(rt.keyring),
         "uploads": constant(rt.uploads),
         "wake_relay": constant(wake),
+        "notification_streams": constant(rt.streams),
         "readiness": constant(readiness_checks(rt.broker, rt.engine)),
     }
 
@@ -139,8 +155,10 @@ def create_app(settings: GatewaySettings) -> Litestar:
             await rt.broker.connect()
             await declare_topology(rt.broker)
             rt.relay.start()
+            rt.listener.start()
             yield
         finally:  # also after a failed startup: close whatever was opened
+            await rt.listener.stop()
             await rt.relay.stop()
             await rt.broker.stop()
             await rt.engine.dispose()
@@ -155,6 +173,11 @@ def create_app(settings: GatewaySettings) -> Litestar:
             OutboundController,
             SmtpAdminController,
             NotificationController,
+            PreferencesController,
+            NoteController,
+            DepartmentAdminController,
+            WebhookAdminController,
+            WebhookSettingsController,
             # Its own body limit: a file up to UPLOAD_MAX_BYTES, not the default 10 MB.
             Router(
                 "/",
@@ -173,11 +196,11 @@ def create_app(settings: GatewaySettings) -> Litestar:
         exception_handlers=exception_handlers(),
         plugins=[PydanticPlugin(prefer_alias=True)],
         lifespan=[lifespan],
-        state=State({"broker": rt.broker}),
+        state=State({"broker": rt.broker, "notification_listener": rt.listener}),
         cors_config=CORSConfig(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["authorization", "content-type", "idempotency-key"],
+            allow_headers=["authorization", "content-type", "idempotency-key", "last-event-id"],
         )
         if settings.cors_origins
         else None,
@@ -199,4 +222,6 @@ def create_app(settings: GatewaySettings) -> Litestar:
 def run() -> None:
     settings = GatewaySettings()
     configure_logging(SERVICE, settings.log_format, settings.log_level)
-    serve(create_app(settings), settings)
+    app = create_app(settings)
+    # Event streams never end by themselves: end them before uvicorn waits for responses.
+    serve(app, settings, before_drain=app.state["notification_listener"].close_streams)

@@ -28,7 +28,6 @@ from postdesk_contracts import (
 )
 from postdesk_contracts.api import (
     Me,
-    NotificationList,
     OutboundCancelResult,
     ReplyAccepted,
     ReplyRequest,
@@ -612,10 +611,3 @@ async def _not_recorded_yet(
     raise ConflictError(
         "the mail is still being queued; try to undo it again in a moment", retry_after=1
     )
-
-
-async def notifications(
-    session: AsyncSession, user: CurrentUser, *, limit: int
-) -> NotificationList:
-    rows = await db.user_notifications(session, user, limit=limit)
-    return NotificationList(items=[views.notification_view(n) for n in rows])

@@ -15,6 +15,9 @@ class GatewaySettings(ServiceSettings):
     `CORS_ORIGINS` is a JSON list of allowed browser origins; empty disables CORS.
     `UPLOAD_MAX_BYTES` bounds one uploaded file (413 over it),
     `ATTACHMENTS_MAX_TOTAL_BYTES` the attachments of one mail together.
+    `NOTIFICATION_KEEPALIVE_SECONDS`: a quiet notification stream sends a comment this often;
+    `NOTIFICATION_STREAM_OVERLAP_SECONDS`: how far back a stream reads again for rows that
+    committed late (see `live`).
     """
 
     http_port: int = 8000
@@ -23,6 +26,8 @@ class GatewaySettings(ServiceSettings):
     cors_origins: list[str] = Field(default_factory=list)
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     attachments_max_total_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    notification_keepalive_seconds: float = Field(default=20.0, gt=0)
+    notification_stream_overlap_seconds: float = Field(default=10.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> GatewaySettings:

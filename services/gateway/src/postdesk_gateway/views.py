@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from postdesk_contracts.api import (
@@ -10,6 +11,7 @@ from postdesk_contracts.api import (
     EmailAddress,
     Me,
     MessageView,
+    NoteView,
     NotificationView,
     SlaClockView,
     TicketDetail,
@@ -26,6 +28,7 @@ from postdesk_schema import (
     SlaTimer,
     Ticket,
     TicketHistory,
+    TicketNote,
 )
 
 from postdesk_gateway.domain import CurrentUser
@@ -189,4 +192,19 @@ def notification_view(notification: Notification) -> NotificationView:
         body=notification.body,
         read_at=notification.read_at,
         created_at=notification.created_at,
+        actor_id=notification.actor_id,
+        event_count=notification.event_count,
+        data=dict(notification.data),
+        updated_at=notification.updated_at,
+    )
+
+
+def note_view(note: TicketNote) -> NoteView:
+    return NoteView(
+        id=note.id,
+        ticket_id=note.ticket_id,
+        author_id=note.author_id,
+        body=note.body,
+        mentioned_user_ids=[uuid.UUID(u) for u in note.mentioned_user_ids],
+        created_at=note.created_at,
     )

@@ -1,38 +1,34 @@
-"""Notifying an assignee, in one transaction with the event's claim and the outbox row."""
+"""Consuming one event: claim it, notify whom it concerns, fan it out to webhooks, at once.
+
+Everything an event causes commits in the caller's transaction with its claim
+(`processed_events`): the notification rows (grouping.store), their live push,
+notification.created for each new row (outbox), and the webhook deliveries.
+A redelivered event is claimed already and changes nothing; an error rolls
+all of it back, so the redelivery starts from scratch.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import structlog
-from postdesk_contracts import (
-    Envelope,
-    EventType,
-    NotificationCreated,
-    TicketAssigned,
-    new_envelope,
-)
+from postdesk_contracts import Envelope, EventType, NotificationCreated, new_envelope
 from postdesk_contracts.envelope import derived_event_id
 from postdesk_runtime import claim_event, outbox_row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postdesk_notifier import db
-from postdesk_notifier.domain import (
-    Skipped,
-    plan_assignment_notification,
-    skip_backfill,
-    skip_self_assignment,
-)
+from postdesk_notifier import webhooks
+from postdesk_notifier.domain import NotificationDraft, Skipped
+from postdesk_notifier.grouping import Stored, store
+from postdesk_notifier.triggers import PLANNERS
 
 SERVICE = "notifier"
 
 log = structlog.get_logger(__name__)
-
-
-class TicketNotFoundError(LookupError):
-    """ticket.assigned names a ticket the database does not hold (retried, then dead-lettered)."""
 
 
 class NotifyStatus(StrEnum):
@@ -44,54 +40,72 @@ class NotifyStatus(StrEnum):
 @dataclass(frozen=True)
 class NotifyOutcome:
     status: NotifyStatus
-    notification_id: uuid.UUID | None = None
+    stored: tuple[Stored, ...] = field(default_factory=tuple)
     reason: str = ""
+    webhook_deliveries: int = 0
 
     @property
     def emitted(self) -> bool:
-        return self.status is NotifyStatus.NOTIFIED
+        """Whether the outbox got an event (relay.wake() after the commit)."""
+        return any(s.created for s in self.stored)
 
 
-async def notify_assignment(
-    session: AsyncSession, event: Envelope[TicketAssigned]
+async def consume(
+    session: AsyncSession,
+    event: Envelope[Any],
+    *,
+    window: timedelta,
+    now: datetime | None = None,
 ) -> NotifyOutcome:
-    """Record the assignee's in-app notification and emit notification.created, once per event.
-
-    An assignment of imported (backfilled) mail, or one the assignee made themselves, is
-    consumed without notifying anyone."""
+    """Handle `event` once, in the caller's transaction (see the module docstring)."""
     if not await claim_event(session, SERVICE, event.id):
         return NotifyOutcome(NotifyStatus.ALREADY_PROCESSED)
-    assigned = event.payload
-    if (skipped := skip_backfill(assigned) or skip_self_assignment(assigned)) is not None:
-        log.info(
-            "assignment not notified", reason=skipped.reason, ticket_id=str(assigned.ticket_id)
-        )
-        return NotifyOutcome(NotifyStatus.SKIPPED, reason=skipped.reason)
-    ticket = await db.load_ticket(session, assigned.ticket_id)
-    if ticket is None:
-        raise TicketNotFoundError(f"ticket {assigned.ticket_id} does not exist")
-    plan = plan_assignment_notification(
-        event.tenant_id, ticket, await db.load_user(session, assigned.assignee_id)
-    )
+    outcome = await _notify(session, event, window=window, now=now or datetime.now(UTC))
+    deliveries = await webhooks.fan_out(session, event)
+    return NotifyOutcome(outcome.status, outcome.stored, outcome.reason, deliveries)
+
+
+async def _notify(
+    session: AsyncSession, event: Envelope[Any], *, window: timedelta, now: datetime
+) -> NotifyOutcome:
+    planner = PLANNERS.get(event.type)
+    if planner is None:
+        return NotifyOutcome(NotifyStatus.SKIPPED, reason=f"{event.type.value} notifies nobody")
+    plan = await planner(session, event)
     if isinstance(plan, Skipped):
-        log.warning("assignment not notified", reason=plan.reason, ticket_id=str(ticket.id))
+        log.info("event notifies nobody", event_type=event.type.value, reason=plan.reason)
         return NotifyOutcome(NotifyStatus.SKIPPED, reason=plan.reason)
-    notification_id = await db.insert_notification(session, plan, event.id)
-    if notification_id is None:
-        return NotifyOutcome(NotifyStatus.ALREADY_PROCESSED)
-    created = new_envelope(
+    stored = []
+    for draft in plan:
+        result = await store(session, draft, source_event_id=event.id, now=now, window=window)
+        if result is None:
+            continue
+        stored.append(result)
+        if result.created:
+            session.add(outbox_row(SERVICE, _created_event(event, draft, result)))
+    if not stored:
+        return NotifyOutcome(NotifyStatus.SKIPPED, reason="no recipient wants it")
+    return NotifyOutcome(NotifyStatus.NOTIFIED, tuple(stored))
+
+
+def _created_event(
+    cause: Envelope[Any], draft: NotificationDraft, stored: Stored
+) -> Envelope[NotificationCreated]:
+    return new_envelope(
         EventType.NOTIFICATION_CREATED,
         NotificationCreated(
-            notification_id=notification_id,
-            user_id=plan.user_id,
-            kind=plan.kind,
-            ticket_id=plan.ticket_id,
-            title=plan.title,
+            notification_id=stored.notification_id,
+            user_id=draft.user_id,
+            kind=draft.kind.value,
+            ticket_id=draft.ticket_id,
+            title=draft.title,
         ),
-        tenant_id=plan.tenant_id,
-        caused_by=event,
-        event_id=derived_event_id(event.id, EventType.NOTIFICATION_CREATED.value),
+        tenant_id=draft.tenant_id,
+        caused_by=cause,
+        event_id=created_event_id(cause.id, draft.user_id, draft.kind.value),
     )
-    session.add(outbox_row(SERVICE, created))
-    log.debug("assignee notified", notification_id=str(notification_id))
-    return NotifyOutcome(NotifyStatus.NOTIFIED, notification_id)
+
+
+def created_event_id(cause_id: uuid.UUID, user_id: uuid.UUID, kind: str) -> uuid.UUID:
+    """The id of notification.created for `user_id`'s `kind` notification caused by an event."""
+    return derived_event_id(cause_id, f"{EventType.NOTIFICATION_CREATED.value}:{user_id}:{kind}")

@@ -23,7 +23,8 @@ _PROBLEMS = {
     404: "no such resource visible to you",
     409: "too late (or too early: then `Retry-After` says when to try again)",
     413: "too large: an upload, or the attachments of one mail together",
-    422: "the Idempotency-Key was used before for a different request",
+    422: "well-formed, but refused as it stands (`detail` says why): an Idempotency-Key "
+    "used before for a different request, a mention that cannot be notified, ...",
     429: "a sending quota is full: `detail` says which, `Retry-After` when it frees",
 }
 

@@ -19,11 +19,13 @@ from postdesk_schema.logs import AuditLog, EmailProcessingLog
 from postdesk_schema.migrate import migrate
 from postdesk_schema.tenancy import (
     AccountKind,
+    ApiToken,
     AssignmentRole,
     Department,
     DepartmentManager,
     EmailAccount,
     EmailAssignment,
+    RefreshToken,
     Tenant,
     TenantRole,
     User,
@@ -36,11 +38,13 @@ from postdesk_schema.tickets import (
     TicketHistory,
     TicketNote,
     TicketPriority,
+    TicketRead,
     TicketStatus,
 )
 
 __all__ = [
     "AccountKind",
+    "ApiToken",
     "AssignmentRole",
     "Attachment",
     "AuditLog",
@@ -60,6 +64,7 @@ __all__ = [
     "OutboundMessage",
     "OutboxEvent",
     "ProcessedEvent",
+    "RefreshToken",
     "SlaPolicy",
     "SlaTimer",
     "SmtpServer",
@@ -69,6 +74,7 @@ __all__ = [
     "TicketHistory",
     "TicketNote",
     "TicketPriority",
+    "TicketRead",
     "TicketStatus",
     "User",
     "WebhookDelivery",

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text
 from sqlmodel import Field, SQLModel, col
 
-from postdesk_schema._base import id_field, jsonb, timestamp
+from postdesk_schema._base import id_field, jsonb, jsonb_list, optional_timestamp, timestamp
 
 
 class TenantRole(StrEnum):
@@ -86,6 +86,9 @@ class User(SQLModel, table=True):
     notification_preferences: dict[str, Any] = jsonb()
     working_hours: dict[str, Any] = jsonb()
     is_active: bool = True
+    password_changed_at: datetime | None = optional_timestamp()
+    failed_login_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    locked_until: datetime | None = optional_timestamp()
     created_at: datetime = timestamp()
 
 
@@ -175,3 +178,46 @@ class DepartmentManager(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True)
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", index=True)
     created_at: datetime = timestamp()
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token of a login session (owner: gateway). Rotation: using a token marks it
+    used and issues its successor in the same family; presenting a used token again revokes
+    the whole family (it was stolen or replayed). Only a hash of the token is stored."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_user", "user_id", "revoked_at"),)
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id")
+    user_id: uuid.UUID = Field(foreign_key="users.id")
+    family_id: uuid.UUID = Field(index=True)
+    token_hash: str = Field(unique=True)
+    issued_at: datetime = timestamp()
+    expires_at: datetime = timestamp(default_now=False)
+    used_at: datetime | None = optional_timestamp()
+    revoked_at: datetime | None = optional_timestamp()
+    ip: str = ""
+    user_agent: str = ""
+
+
+class ApiToken(SQLModel, table=True):
+    """A token another system uses, with scopes (owner: gateway admin API). Only a hash is
+    stored; `prefix` lets admins recognise it."""
+
+    __tablename__ = "api_tokens"
+
+    id: uuid.UUID = id_field()
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id", index=True)
+    name: str
+    prefix: str
+    token_hash: str = Field(unique=True)
+    scopes: list[str] = jsonb_list()
+    acts_as_user_id: uuid.UUID | None = Field(
+        default=None, foreign_key="users.id", description="whose mailbox rights it has"
+    )
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = timestamp()
+    last_used_at: datetime | None = optional_timestamp()
+    expires_at: datetime | None = optional_timestamp()
+    revoked_at: datetime | None = optional_timestamp()

@@ -7,7 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, Computed, Index, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.types import Text
 from sqlmodel import Field, SQLModel
 
@@ -61,6 +62,7 @@ class Ticket(SQLModel, table=True):
             text("last_message_at DESC"),
         ),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
+        Index("ix_tickets_search", "search_vector", postgresql_using="gin"),
     )
 
     id: uuid.UUID = id_field()
@@ -98,9 +100,22 @@ class Ticket(SQLModel, table=True):
     last_agent_reply_at: datetime | None = optional_timestamp()
     reassigned_at: datetime | None = optional_timestamp()
     closed_at: datetime | None = optional_timestamp()
+    deleted_at: datetime | None = optional_timestamp()
+    deleted_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()
     last_message_at: datetime = timestamp()
+    search_vector: str | None = Field(
+        default=None,
+        sa_column=Column(
+            TSVECTOR,
+            Computed(
+                "to_tsvector('simple'::regconfig, coalesce(subject, '') || ' ' || "
+                "coalesce(customer_email, '') || ' ' || coalesce(customer_name, ''))",
+                persisted=True,
+            ),
+        ),
+    )
 
 
 class Message(SQLModel, table=True):
@@ -108,6 +123,7 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("tenant_id", "message_id_header"),
         Index("ix_messages_ticket_created", "ticket_id", "created_at"),
+        Index("ix_messages_search", "search_vector", postgresql_using="gin"),
         Index("ix_messages_references", "references", postgresql_using="gin"),
         Index("ix_messages_in_reply_to", "in_reply_to", postgresql_using="gin"),
     )
@@ -142,6 +158,18 @@ class Message(SQLModel, table=True):
     sent_at: datetime | None = optional_timestamp()
     received_at: datetime | None = optional_timestamp()
     created_at: datetime = timestamp()
+    search_vector: str | None = Field(
+        default=None,
+        sa_column=Column(
+            TSVECTOR,
+            Computed(
+                "to_tsvector('simple'::regconfig, coalesce(subject, '') || ' ' || "
+                "coalesce(from_email, '') || ' ' || coalesce(from_name, '') || ' ' || "
+                "left(coalesce(text_body, ''), 100000))",
+                persisted=True,
+            ),
+        ),
+    )
 
 
 class Attachment(SQLModel, table=True):
@@ -192,3 +220,15 @@ class TicketNote(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     mentioned_user_ids: list[str] = jsonb_list()
     created_at: datetime = timestamp()
+
+
+class TicketRead(SQLModel, table=True):
+    """When a user last opened a ticket: it is unread for them while its last_message_at is
+    later (owner: gateway)."""
+
+    __tablename__ = "ticket_reads"
+
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True)
+    ticket_id: uuid.UUID = Field(foreign_key="tickets.id", primary_key=True)
+    tenant_id: uuid.UUID = Field(foreign_key="tenants.id")
+    read_at: datetime = timestamp()

@@ -85,6 +85,10 @@ async def stack(
             "LOG_LEVEL": "INFO",
             "MAILSINK_SMTP_PORT": str(smtp_port),
             "MAILSINK_DIR": str(sent_mail),
+            # the notifier's grouping window and jobs, shortened so a test sees their effect
+            "GROUPING_WINDOW_SECONDS": "2",
+            "EMAIL_INTERVAL_SECONDS": "0.5",
+            "WEBHOOK_INTERVAL_SECONDS": "0.5",
         },
         ports={name: base + i for i, name in enumerate((*SERVICES, "mailsink"))},
         sink=stack_log,

@@ -202,7 +202,7 @@ async def _create(session: AsyncSession) -> Tenant:
             job_title=spec.job_title,
             email_signature=f"{spec.full_name}\n{spec.job_title}, Acme Inc.",
             working_hours=WORKING_HOURS,
-            notification_preferences={"email": True, "in_app": True, "digest": "daily"},
+            notification_preferences={"digest": {"email": True}},
         )
     session.add_all(users.values())
     await session.flush()

@@ -37,7 +37,7 @@ from .webhook_factories import (
     add_subscription,
     add_tenant,
 )
-from .webhook_receiver import Receiver, running_receiver
+from postdesk_testing.webhook_receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.integration
 

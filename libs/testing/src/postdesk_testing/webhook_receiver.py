@@ -1,4 +1,4 @@
-"""A real HTTP webhook receiver on 127.0.0.1 (uvicorn), for the delivery tests.
+"""A real HTTP webhook receiver on 127.0.0.1 (uvicorn), for the delivery and end-to-end tests.
 
 It checks each request's signature with its own HMAC code (not the one under
 test) and records what arrived. Paths choose the answer:

@@ -26,7 +26,6 @@ from postdesk_contracts import (
     MailFailed,
     MailParsed,
     MailRejected,
-    TicketChange,
     TicketUpdated,
     new_envelope,
 )
@@ -47,6 +46,7 @@ from postdesk_router import (
     merge_db,
     rows,
     sla_db,
+    status_events,
 )
 from postdesk_router.db import AccountRef
 from postdesk_router.domain import (
@@ -357,29 +357,17 @@ async def _reopen(
         if reopened
         else "the customer answered a ticket pending on them"
     )
-    updated = new_envelope(
-        EventType.TICKET_UPDATED,
-        TicketUpdated(
-            ticket_id=ticket_id,
-            account_id=account.id,
-            changes=[TicketChange(field="status", old=old_status, new=str(TicketStatus.OPEN))],
-            rule=rule,
-            reason=reason,
-        ),
-        tenant_id=account.tenant_id,
-        caused_by=event,
-        event_id=derived_event_id(event.id, EventType.TICKET_UPDATED.value),
-    )
-    db.history(
+    return status_events.status_changed(
         session,
+        event,
         tenant_id=account.tenant_id,
+        account_id=account.id,
         ticket_id=ticket_id,
-        kind="status",
+        old=old_status,
+        new=str(TicketStatus.OPEN),
         rule=rule,
-        detail=reason,
-        event_id=updated.id,
+        reason=reason,
     )
-    return updated
 
 
 async def _record_bounce(

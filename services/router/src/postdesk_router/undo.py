@@ -14,20 +14,16 @@ from datetime import UTC, datetime
 
 from postdesk_contracts import (
     Envelope,
-    EventType,
     OutboundCancelled,
-    TicketChange,
     TicketUpdated,
-    new_envelope,
 )
-from postdesk_contracts.envelope import derived_event_id
 from postdesk_runtime import outbox_row
 from postdesk_schema import Message, Ticket, TicketStatus
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from postdesk_router import db, sla_db
+from postdesk_router import db, sla_db, status_events
 
 SERVICE = "router"
 RULE = "compose-undone"
@@ -59,27 +55,16 @@ async def close_if_all_undone(
     await sla_db.on_status_change(
         session, ticket_id=ticket_id, old=str(old), new=str(TicketStatus.CLOSED), at=now
     )
-    updated = new_envelope(
-        EventType.TICKET_UPDATED,
-        TicketUpdated(
-            ticket_id=ticket_id,
-            account_id=event.payload.account_id,
-            changes=[TicketChange(field="status", old=str(old), new=str(TicketStatus.CLOSED))],
-            rule=RULE,
-            reason=REASON,
-        ),
-        tenant_id=event.tenant_id,
-        caused_by=event,
-        event_id=derived_event_id(event.id, EventType.TICKET_UPDATED.value),
-    )
-    db.history(
+    updated = status_events.status_changed(
         session,
+        event,
         tenant_id=event.tenant_id,
+        account_id=event.payload.account_id,
         ticket_id=ticket_id,
-        kind="status",
+        old=str(old),
+        new=str(TicketStatus.CLOSED),
         rule=RULE,
-        detail=REASON,
-        event_id=updated.id,
+        reason=REASON,
     )
     session.add(outbox_row(SERVICE, updated))
     return updated

@@ -27,7 +27,7 @@ from typing import Any
 from imap_tools import MailBoxUnencrypted
 from opentelemetry import trace
 from postdesk_contracts import Envelope
-from postdesk_ingest.imap import ImapPoller, ImapSettings, encrypt_imap_password
+from postdesk_ingest.imap import ImapPoller, ImapSettings, seal_imap_password
 from postdesk_ingest.service import Ports
 from postdesk_runtime import (
     EventPublisher,
@@ -107,7 +107,7 @@ async def run(count: int, batch: int) -> dict[str, Any]:
                     port=dovecot.port,
                     security="plain",
                     username="bench@imap.example",
-                    password_ciphertext=encrypt_imap_password(keyring, "bench"),
+                    password_ciphertext=seal_imap_password(keyring, "bench"),
                     poll_interval_seconds=1,
                 )
             )

@@ -62,7 +62,7 @@ def run_imap(args: argparse.Namespace) -> int:
 
 
 async def _add(settings: IngestSettings, args: argparse.Namespace) -> int:
-    from postdesk_ingest.imap import AfterAction, ConfigError, encrypt_imap_password
+    from postdesk_ingest.imap import AfterAction, ConfigError, seal_imap_password
     from postdesk_ingest.imap import db as imap_db
     from postdesk_runtime.db import make_engine, make_sessions
     from postdesk_schema import EmailAccount, ImapMailbox
@@ -96,7 +96,7 @@ async def _add(settings: IngestSettings, args: argparse.Namespace) -> int:
             port=port,
             security=args.security,
             username=args.username,
-            password_ciphertext=encrypt_imap_password(settings.keyring(), password),
+            password_ciphertext=seal_imap_password(settings.keyring(), password),
             folder=args.folder,
             after_action=args.after_action,
             move_to_folder=args.move_to,

@@ -9,7 +9,7 @@
     postdesk smtp show TENANT-SLUG
                     the default and every override (never a password)
     postdesk smtp test TENANT-SLUG [--account ADDRESS] [--from ADDRESS]
-                    connect, TLS, log in, MAIL FROM, RSET, QUIT with the server the
+                    connect, TLS, log in, MAIL FROM and RCPT TO the sender, RSET, QUIT with the server the
                     account's (else the tenant's) mail goes through; prints the stage
                     and reason, records the result; exits 1 when the test fails
 

@@ -380,7 +380,7 @@ class TestUpdateTicket:
             {"status": "bogus"},
             {"priority": "critical"},
             {"status": None, "priority": 3},
-            {"assignee_id": str(uuid.uuid4())},
+            {"assignee": str(uuid.uuid4())},
         ],
     )
     async def test_bad_values_are_refused(

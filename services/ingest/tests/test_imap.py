@@ -26,7 +26,7 @@ from postdesk_ingest.imap import (
     ImapPoller,
     ImapSettings,
     backfill,
-    encrypt_imap_password,
+    seal_imap_password,
 )
 from postdesk_ingest.imap import db as imap_db
 from postdesk_ingest.imap.sync import MailboxWorker, open_session
@@ -150,7 +150,7 @@ async def make_box(
                 port=dovecot.port,
                 security="plain",
                 username=user,
-                password_ciphertext=encrypt_imap_password(KEYRING, box.password),
+                password_ciphertext=seal_imap_password(KEYRING, box.password),
                 folder=folder,
                 after_action=after_action,
                 move_to_folder=move_to,

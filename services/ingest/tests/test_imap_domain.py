@@ -7,8 +7,8 @@ from postdesk_ingest.imap import (
     AfterAction,
     ConfigError,
     ImapSettings,
-    decrypt_imap_password,
-    encrypt_imap_password,
+    open_imap_password,
+    seal_imap_password,
 )
 from postdesk_ingest.imap.domain import Backoff, new_uids, resume_at
 from postdesk_runtime.keyring import Keyring, KeyringError
@@ -70,9 +70,9 @@ def test_backoff_doubles_up_to_the_maximum_and_resets() -> None:
 def test_password_round_trip_and_purpose_binding() -> None:
     """A password encrypts to a token that decrypts back, and only for the IMAP purpose."""
     keyring = Keyring.from_setting(Keyring.generate_setting("k1"))
-    token = encrypt_imap_password(keyring, "s3cret")
+    token = seal_imap_password(keyring, "s3cret")
     assert "s3cret" not in token
-    assert decrypt_imap_password(keyring, token) == "s3cret"
+    assert open_imap_password(keyring, token) == "s3cret"
     with pytest.raises(KeyringError):
         keyring.decrypt_text(token, purpose=b"blob")
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+
 from postdesk_testing.smtp import CertificateFiles
 
 Scope = MutableMapping[str, Any]

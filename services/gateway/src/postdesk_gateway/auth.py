@@ -1,7 +1,8 @@
 """Access tokens, password verification and the authentication middleware.
 
 Tokens are HS256 JWTs with `sub` (user id), `tid` (tenant id), `iat`, `exp`
-and `jti`. The HMAC key is SHA-256 of a domain-separation prefix and
+and `jti`; `iat` and `exp` keep microseconds, so a token issued right after a
+password change is told apart from one issued before it. The HMAC key is SHA-256 of a domain-separation prefix and
 `JWT_SECRET`: a full-length key even for the short development secret
 (production refuses secrets under 32 bytes, see settings), so a token can
 only be verified by the gateway, which is the only service that needs to.
@@ -9,7 +10,13 @@ only be verified by the gateway, which is the only service that needs to.
 Every request passes `BearerAuthMiddleware` unless its route opts out
 with `opt={"exclude_from_auth": True}` (`PUBLIC`). It loads the *active*
 user on each request: deactivating a user locks them out at once,
-whatever tokens they hold.
+whatever tokens they hold, and changing the password refuses every access
+token issued before the change.
+
+A bearer token starting with `pdk_` is an API token (`api_tokens`): it acts
+as its user, but only on the routes its scopes allow (`access.required_scope`,
+checked here, in one place): 403 for a route outside its scopes, 401 when it
+is revoked, expired or unknown.
 
 A route that opts in with `TOKEN_IN_QUERY` (only the notification stream:
 a browser's EventSource cannot set headers) also takes the token from the
@@ -32,12 +39,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.connection import ASGIConnection, Request
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 from postdesk_runtime.db import Sessions
 
-from postdesk_gateway import db
+from postdesk_gateway import api_tokens, db
+from postdesk_gateway.access import is_api_token, required_scope
 from postdesk_gateway.domain import AuthenticationError, CurrentUser
 from postdesk_gateway.errors import BEARER_CHALLENGE
 
@@ -72,8 +80,8 @@ class TokenService:
         claims = {
             "sub": str(user_id),
             "tid": str(tenant_id),
-            "iat": issued_at,
-            "exp": issued_at + self.lifetime,
+            "iat": issued_at.timestamp(),
+            "exp": (issued_at + self.lifetime).timestamp(),
             "jti": str(uuid.uuid4()),
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
@@ -147,15 +155,37 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         token = _presented_token(connection)
         if not token:
             raise NotAuthorizedException("missing bearer token", headers=BEARER_CHALLENGE)
+        if is_api_token(token):
+            return await self._authenticate_api_token(connection, token)
         try:
             claims = self._tokens.verify(token)
         except AuthenticationError as exc:
             raise NotAuthorizedException(str(exc), headers=BEARER_CHALLENGE) from exc
         async with self._sessions() as session:
-            user = await db.load_active_user(session, claims.user_id, claims.tenant_id)
+            user = await db.load_active_user(
+                session, claims.user_id, claims.tenant_id, token_issued_at=claims.issued_at
+            )
         if user is None:
             raise NotAuthorizedException("invalid or expired token", headers=BEARER_CHALLENGE)
         return AuthenticationResult(user=user, auth=claims)
+
+    async def _authenticate_api_token(
+        self, connection: ASGIConnection[Any, Any, Any, Any], token: str
+    ) -> AuthenticationResult:
+        async with self._sessions() as session:
+            found = await api_tokens.authenticate(session, token, datetime.now(UTC))
+        if found is None:
+            raise NotAuthorizedException("invalid or expired token", headers=BEARER_CHALLENGE)
+        user, grant = found
+        scope = required_scope(
+            str(connection.scope.get("method", "GET")),  # a websocket has no method
+            connection.scope["path"],
+            connection.route_handler.opt,
+        )
+        if scope is None or scope not in grant.scopes:
+            needed = f"the scope {scope}" if scope else "a login session"
+            raise PermissionDeniedException(f"this API token lacks {needed} for this route")
+        return AuthenticationResult(user=user, auth=grant)
 
 
 def _presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

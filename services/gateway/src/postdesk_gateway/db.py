@@ -25,14 +25,13 @@ from postdesk_schema import (
     TenantRole,
     Ticket,
     TicketHistory,
-    TicketStatus,
     User,
 )
-from sqlalchemy import ColumnElement, Select, and_, or_, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from postdesk_gateway.domain import CurrentUser, TicketCursor
+from postdesk_gateway.domain import CurrentUser
 
 log = structlog.get_logger(__name__)
 
@@ -40,11 +39,11 @@ log = structlog.get_logger(__name__)
 def visible_tickets(user: CurrentUser) -> ColumnElement[bool]:
     """The SQL condition for tickets `user` may see.
 
-    Never another tenant's. Tenant admins see every ticket of their tenant;
-    everyone else only tickets of mailboxes they hold an active assignment
-    on, in any role (viewers included).
+    Never another tenant's, never a deleted one. Tenant admins see every ticket
+    of their tenant; everyone else only tickets of mailboxes they hold an
+    active assignment on, in any role (viewers included).
     """
-    same_tenant = col(Ticket.tenant_id) == user.tenant_id
+    same_tenant = and_(col(Ticket.tenant_id) == user.tenant_id, col(Ticket.deleted_at).is_(None))
     if user.is_admin:
         return same_tenant
     assigned_accounts = select(col(EmailAssignment.account_id)).where(
@@ -79,17 +78,27 @@ async def find_login_user(session: AsyncSession, email: str) -> User | None:
 
 
 async def load_active_user(
-    session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    *,
+    token_issued_at: datetime | None = None,
 ) -> CurrentUser | None:
-    user = (
-        await session.scalars(
-            select(User).where(
-                col(User.id) == user_id,
-                col(User.tenant_id) == tenant_id,
-                col(User.is_active).is_(True),
+    """The active user; with `token_issued_at`, only if their password has not changed since
+    (a password change ends the sessions opened before it)."""
+    conditions = [
+        col(User.id) == user_id,
+        col(User.tenant_id) == tenant_id,
+        col(User.is_active).is_(True),
+    ]
+    if token_issued_at is not None:
+        conditions.append(
+            or_(
+                col(User.password_changed_at).is_(None),
+                col(User.password_changed_at) <= token_issued_at,
             )
         )
-    ).one_or_none()
+    user = (await session.scalars(select(User).where(*conditions))).one_or_none()
     return _current_user(user) if user is not None else None
 
 
@@ -122,38 +131,6 @@ async def visible_accounts(
         query = query.join(EmailAssignment, on_assignment)
     rows = (await session.execute(query)).all()
     return [(account, assignment) for account, assignment in rows]
-
-
-async def list_tickets(
-    session: AsyncSession,
-    user: CurrentUser,
-    *,
-    status: TicketStatus | None,
-    account_id: uuid.UUID | None,
-    assigned_to_me: bool,
-    after: TicketCursor | None,
-    limit: int,
-) -> list[Ticket]:
-    """Up to `limit` visible tickets, newest activity first, after `after`."""
-    conditions: list[ColumnElement[bool]] = [visible_tickets(user)]
-    if status is not None:
-        conditions.append(col(Ticket.status) == status)
-    if account_id is not None:
-        conditions.append(col(Ticket.account_id) == account_id)
-    if assigned_to_me:
-        conditions.append(col(Ticket.assignee_id) == user.id)
-    if after is not None:
-        conditions.append(
-            tuple_(col(Ticket.last_message_at), col(Ticket.id))
-            < tuple_(after.last_message_at, after.ticket_id)
-        )
-    query = (
-        select(Ticket)
-        .where(*conditions)
-        .order_by(col(Ticket.last_message_at).desc(), col(Ticket.id).desc())
-        .limit(limit)
-    )
-    return list((await session.scalars(query)).all())
 
 
 async def get_visible_ticket(

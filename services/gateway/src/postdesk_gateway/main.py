@@ -40,9 +40,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from postdesk_gateway.auth import BearerAuthMiddleware, Passwords, TokenService, provide_user
 from postdesk_gateway.errors import exception_handlers
 from postdesk_gateway.handlers import BEARER_SCHEME
-from postdesk_gateway.handlers.auth import AuthController, MeController
+from postdesk_gateway.handlers.admin_accounts import AccountAdminController
+from postdesk_gateway.handlers.admin_assignments import AssignmentAdminController
+from postdesk_gateway.handlers.admin_departments import DepartmentCrudController
+from postdesk_gateway.handlers.admin_inbound import (
+    ImapMailboxAdminController,
+    InboundAddressAdminController,
+    InboundDomainAdminController,
+)
+from postdesk_gateway.handlers.admin_logs import LogAdminController
+from postdesk_gateway.handlers.admin_sla import SlaPolicyAdminController
+from postdesk_gateway.handlers.admin_users import UserAdminController
+from postdesk_gateway.handlers.analytics import AnalyticsController
+from postdesk_gateway.handlers.api_tokens import ApiTokenAdminController
+from postdesk_gateway.handlers.auth import AuthController, MeController, access_dependencies
 from postdesk_gateway.handlers.departments import DepartmentAdminController
 from postdesk_gateway.handlers.health import healthz, readyz
+from postdesk_gateway.handlers.inbox_files import AttachmentController, MessageController
 from postdesk_gateway.handlers.notes import NoteController
 from postdesk_gateway.handlers.notifications import NotificationController, PreferencesController
 from postdesk_gateway.handlers.outbound import OutboundController
@@ -169,7 +183,10 @@ def create_app(settings: GatewaySettings) -> Litestar:
             healthz,
             readyz,
             MeController,
+            ApiTokenAdminController,
             TicketController,
+            AttachmentController,
+            MessageController,
             OutboundController,
             SmtpAdminController,
             NotificationController,
@@ -178,6 +195,16 @@ def create_app(settings: GatewaySettings) -> Litestar:
             DepartmentAdminController,
             WebhookAdminController,
             WebhookSettingsController,
+            UserAdminController,
+            DepartmentCrudController,
+            AccountAdminController,
+            AssignmentAdminController,
+            LogAdminController,
+            SlaPolicyAdminController,
+            InboundDomainAdminController,
+            InboundAddressAdminController,
+            ImapMailboxAdminController,
+            AnalyticsController,
             # Its own body limit: a file up to UPLOAD_MAX_BYTES, not the default 10 MB.
             Router(
                 "/",
@@ -192,7 +219,11 @@ def create_app(settings: GatewaySettings) -> Litestar:
                 BearerAuthMiddleware, tokens=rt.tokens, sessions=rt.sessions, exclude=["^/schema"]
             )
         ],
-        dependencies={**_dependencies(rt), "user": Provide(provide_user)},
+        dependencies={
+            **_dependencies(rt),
+            **access_dependencies(settings),
+            "user": Provide(provide_user),
+        },
         exception_handlers=exception_handlers(),
         plugins=[PydanticPlugin(prefer_alias=True)],
         lifespan=[lifespan],

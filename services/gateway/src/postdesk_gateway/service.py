@@ -22,8 +22,6 @@ from postdesk_contracts import (
     EventType,
     OutboundCancelled,
     OutboundRequested,
-    TicketChange,
-    TicketUpdated,
     new_envelope,
 )
 from postdesk_contracts.api import (
@@ -32,12 +30,7 @@ from postdesk_contracts.api import (
     ReplyAccepted,
     ReplyRequest,
     TicketDetail,
-    TicketFieldChange,
     TicketHistoryList,
-    TicketPage,
-    TicketUpdate,
-    TicketUpdateResult,
-    TokenResponse,
 )
 from postdesk_contracts.envelope import derived_event_id
 from postdesk_contracts.outbound_policy import OutboundPolicy, Quota
@@ -48,27 +41,18 @@ from postdesk_schema import (
     EmailAccount,
     Ticket,
     TicketHistory,
-    TicketPriority,
-    TicketStatus,
 )
 from postdesk_smtp.quota import quota_block
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postdesk_gateway import db, views
-from postdesk_gateway.auth import Passwords, TokenService
+from postdesk_gateway import db, inbox_db, views
 from postdesk_gateway.domain import (
-    AuthenticationError,
     ConflictError,
     CurrentUser,
-    FieldChange,
     ForbiddenError,
     IdempotencyKeyReusedError,
     NotFoundError,
-    TicketCursor,
-    decode_cursor,
-    encode_cursor,
-    field_changes,
     header_text,
     is_message_id,
     outbound_id_for,
@@ -85,55 +69,9 @@ AGENT_RULE = "agent"
 log = structlog.get_logger(__name__)
 
 
-async def login(
-    session: AsyncSession, passwords: Passwords, tokens: TokenService, email: str, password: str
-) -> TokenResponse:
-    """A token for an active user's right password; one failure for every other case."""
-    user = await db.find_login_user(session, email)
-    ok = await passwords.verify(user.password_hash if user else None, password)
-    if user is None or not ok:
-        log.info("login failed", reason="bad password" if user else "no such active user")
-        raise AuthenticationError("invalid email or password")
-    if passwords.needs_rehash(user.password_hash):
-        await db.set_password_hash(session, user.id, await passwords.hash(password))
-        await session.commit()
-    log.info("login", user_id=str(user.id))
-    return TokenResponse(
-        access_token=tokens.issue(user.id, user.tenant_id),
-        expires_in=int(tokens.lifetime.total_seconds()),
-    )
-
-
 async def me(session: AsyncSession, user: CurrentUser) -> Me:
     accounts = await db.visible_accounts(session, user)
     return views.me(user, [views.account_access(user, acc, asg) for acc, asg in accounts])
-
-
-@dataclass(frozen=True)
-class TicketQuery:
-    status: TicketStatus | None = None
-    account_id: uuid.UUID | None = None
-    assigned_to_me: bool = False
-    limit: int = 50
-    cursor: str | None = None
-
-
-async def list_tickets(session: AsyncSession, user: CurrentUser, query: TicketQuery) -> TicketPage:
-    """One page of visible tickets; `next_cursor` is None on the last page."""
-    rows = await db.list_tickets(
-        session,
-        user,
-        status=query.status,
-        account_id=query.account_id,
-        assigned_to_me=query.assigned_to_me,
-        after=decode_cursor(query.cursor) if query.cursor else None,
-        limit=query.limit + 1,
-    )
-    page, more = rows[: query.limit], len(rows) > query.limit
-    next_cursor = (
-        encode_cursor(TicketCursor(page[-1].last_message_at, page[-1].id)) if more else None
-    )
-    return TicketPage(items=[views.ticket_summary(t) for t in page], next_cursor=next_cursor)
 
 
 async def _visible_ticket(session: AsyncSession, user: CurrentUser, ticket_id: uuid.UUID) -> Ticket:
@@ -152,6 +90,7 @@ async def read_ticket(
         ticket, await db.ticket_messages(session, ticket), await db.sla_clocks(session, ticket)
     )
     db.audit(session, user, action="ticket.read", object_type="ticket", object_id=ticket.id, ip=ip)
+    await inbox_db.mark_read(session, user, ticket, datetime.now(UTC))
     await session.commit()
     return detail
 
@@ -181,95 +120,6 @@ async def _require_send_right(session: AsyncSession, user: CurrentUser, ticket: 
     assignment = await db.active_assignment(session, user, ticket.account_id)
     if assignment is None or not assignment.can_send:
         raise ForbiddenError("you may not act for this mailbox")
-
-
-def _apply(ticket: Ticket, changes: list[FieldChange], now: datetime) -> None:
-    """Set the changed fields. closed_at follows the status; resolved_at is the
-    router's (its SLA code stops the clocks and records the resolution)."""
-    for change in changes:
-        if change.field == "status":
-            ticket.status = TicketStatus(change.new)
-            ticket.closed_at = now if ticket.status is TicketStatus.CLOSED else None
-        elif change.field == "priority":
-            ticket.priority = TicketPriority(change.new)
-    ticket.updated_at = now
-
-
-async def update_ticket(
-    session: AsyncSession,
-    user: CurrentUser,
-    ticket_id: uuid.UUID,
-    update: TicketUpdate,
-    *,
-    ip: str,
-    wake_relay: Callable[[], None],
-) -> TicketUpdateResult:
-    """An agent sets a ticket's status or priority.
-
-    The row is locked while the change is made, so `old` in the history and in
-    ticket.updated is the value really replaced. One transaction holds the
-    ticket, a history row per changed field, the audit row and ticket.updated;
-    asking for the values the ticket already has changes, records and emits nothing.
-    Needs the send right (403), on a visible ticket (404).
-    """
-    ticket = await db.get_visible_ticket(session, user, ticket_id, lock=True)
-    if ticket is None:
-        raise NotFoundError("ticket not found")
-    await _require_send_right(session, user, ticket)
-    changes = field_changes(
-        {"status": str(ticket.status), "priority": str(ticket.priority)},
-        {"status": update.status, "priority": update.priority},
-    )
-    if not changes:
-        unchanged = TicketUpdateResult(ticket=views.ticket_summary(ticket), changes=[])
-        await session.rollback()  # releases the row lock (and expires `ticket`)
-        return unchanged
-    now = datetime.now(UTC)
-    _apply(ticket, changes, now)
-    envelope = new_envelope(
-        EventType.TICKET_UPDATED,
-        TicketUpdated(
-            ticket_id=ticket.id,
-            account_id=ticket.account_id,
-            changes=[TicketChange(field=c.field, old=c.old, new=c.new) for c in changes],
-            rule=AGENT_RULE,
-            actor_id=user.id,
-        ),
-        tenant_id=user.tenant_id,
-    )
-    session.add(outbox_row(SERVICE, envelope))
-    for change in changes:
-        session.add(
-            TicketHistory(
-                tenant_id=ticket.tenant_id,
-                ticket_id=ticket.id,
-                kind=change.field,
-                rule=AGENT_RULE,
-                detail=f"{change.old} -> {change.new}",
-                actor_user_id=user.id,
-                event_id=envelope.id,
-                created_at=now,
-            )
-        )
-    db.audit(
-        session,
-        user,
-        action="ticket.updated",
-        object_type="ticket",
-        object_id=ticket.id,
-        ip=ip,
-        detail={
-            "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes],
-            "event_id": str(envelope.id),
-        },
-    )
-    await session.commit()
-    wake_relay()
-    log.info("ticket updated", ticket_id=str(ticket.id), fields=[c.field for c in changes])
-    return TicketUpdateResult(
-        ticket=views.ticket_summary(ticket),
-        changes=[TicketFieldChange(field=c.field, old=c.old, new=c.new) for c in changes],
-    )
 
 
 async def request_reply(

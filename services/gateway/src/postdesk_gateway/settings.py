@@ -13,6 +13,10 @@ class GatewaySettings(ServiceSettings):
     """`JWT_SECRET` signs access tokens (HS256); the placeholder is refused in production.
 
     `CORS_ORIGINS` is a JSON list of allowed browser origins; empty disables CORS.
+    `ACCESS_TOKEN_MINUTES` and `REFRESH_TOKEN_DAYS`: lifetimes of a login session's tokens.
+    `LOGIN_MAX_FAILURES` wrong passwords in a row lock an account for `LOGIN_LOCKOUT_MINUTES`;
+    `LOGIN_IP_MAX_FAILURES` failed logins from one address within `LOGIN_IP_WINDOW_SECONDS`
+    make it wait (counted per replica, in memory).
     `UPLOAD_MAX_BYTES` bounds one uploaded file (413 over it),
     `ATTACHMENTS_MAX_TOTAL_BYTES` the attachments of one mail together.
     `NOTIFICATION_KEEPALIVE_SECONDS`: a quiet notification stream sends a comment this often;
@@ -23,6 +27,11 @@ class GatewaySettings(ServiceSettings):
     http_port: int = 8000
     jwt_secret: str = Field(default=JWT_SECRET_PLACEHOLDER, min_length=1)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    login_ip_max_failures: int = Field(default=50, ge=1)
+    login_ip_window_seconds: int = Field(default=300, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
     upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     attachments_max_total_bytes: int = Field(default=25 * 1024 * 1024, ge=1)

@@ -25,7 +25,8 @@ _PROBLEMS = {
     413: "too large: an upload, or the attachments of one mail together",
     422: "well-formed, but refused as it stands (`detail` says why): an Idempotency-Key "
     "used before for a different request, a mention that cannot be notified, ...",
-    429: "a sending quota is full: `detail` says which, `Retry-After` when it frees",
+    429: "a quota is full (sending, or failed logins from your address): `detail` says "
+    "which, `Retry-After` when it frees",
 }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from postdesk_contracts.api import (
@@ -16,17 +17,29 @@ from postdesk_contracts.api import (
     ReplyRequest,
     TicketDetail,
     TicketHistoryList,
-    TicketPage,
-    TicketUpdate,
     TicketUpdateResult,
 )
+from postdesk_contracts.api_inbox import (
+    MAX_TAG_CHARS,
+    DateField,
+    InboxCounts,
+    InboxPage,
+    InboxSort,
+    InboxView,
+    MergeRequest,
+    MergeResult,
+    SlaState,
+    SortDirection,
+    TicketChangeRequest,
+)
 from postdesk_runtime import ThreadTokens
-from postdesk_schema import TicketStatus
+from postdesk_schema import TicketPriority, TicketStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postdesk_gateway import compose, service
+from postdesk_gateway import compose, inbox, inbox_actions, inbox_merge, service
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.inbox_db import InboxFilter
 from postdesk_gateway.uploads import Uploads
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
@@ -50,15 +63,54 @@ class TicketController(Controller):
         self,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
-        status: FromQuery[TicketStatus | None] = None,
+        view: FromQuery[InboxView] = "all",
         account_id: FromQuery[uuid.UUID | None] = None,
+        status: FromQuery[list[TicketStatus] | None] = None,
+        priority: FromQuery[list[TicketPriority] | None] = None,
+        tag: Annotated[str | None, QueryParameter(max_length=MAX_TAG_CHARS)] = None,
+        sentiment: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        sla: FromQuery[SlaState | None] = None,
+        date_field: FromQuery[DateField] = "created_at",
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        q: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
+        unread_only: FromQuery[bool] = False,
         assigned_to_me: FromQuery[bool] = False,
+        sort: FromQuery[InboxSort] = "last_message_at",
+        direction: FromQuery[SortDirection] = "desc",
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
         cursor: FromQuery[str | None] = None,
-    ) -> TicketPage:
-        """Tickets you can see, latest activity first; follow `next_cursor` for more."""
-        query = service.TicketQuery(status, account_id, assigned_to_me, limit, cursor)
-        return await service.list_tickets(session, user, query)
+    ) -> InboxPage:
+        """Tickets you can see, filtered and sorted (latest activity first by default);
+        follow `next_cursor`, with the same filters and sort, for more.
+
+        `view`: all (an admin's whole tenant, a member's mailboxes), mine (your personal
+        mailboxes), assigned (to you; `assigned_to_me=true` is the same), department
+        (yours). `q` searches subjects, customers and every message's sender and text."""
+        wanted = InboxFilter(
+            view="assigned" if assigned_to_me else view,
+            account_id=account_id,
+            statuses=[str(s) for s in status or []],
+            priorities=[str(p) for p in priority or []],
+            tag=tag,
+            sentiment=sentiment,
+            sla=sla,
+            date_field=date_field,
+            since=since,
+            until=until,
+            q=q,
+            unread_only=unread_only,
+            sort=sort,
+            direction=direction,
+        )
+        return await inbox.list_inbox(session, user, wanted, limit=limit, cursor=cursor)
+
+    @get("/counts", responses=problems(401))
+    async def counts(
+        self, session: NamedDependency[AsyncSession], user: NamedDependency[CurrentUser]
+    ) -> InboxCounts:
+        """The sidebar's numbers in one call; `all` is for admins only (null otherwise)."""
+        return await inbox.counts(session, user)
 
     @post(status_code=201, responses=problems(400, 401, 403, 404, 413, 422, 429))
     async def compose(
@@ -112,21 +164,65 @@ class TicketController(Controller):
         message (or why none did), which rule assigned it, agent changes. Audit-logged."""
         return await service.ticket_history(session, user, ticket_id, ip=client_ip)
 
-    @patch("/{ticket_id:uuid}", responses=problems(400, 401, 403, 404))
+    @patch("/{ticket_id:uuid}", responses=problems(400, 401, 403, 404, 422))
     async def update_ticket(
         self,
         ticket_id: FromPath[uuid.UUID],
-        data: JSONBody[TicketUpdate],
+        data: JSONBody[TicketChangeRequest],
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
         wake_relay: NamedDependency[Callable[[], None]],
     ) -> TicketUpdateResult:
-        """Set the ticket's status or priority (needs can_send); publishes ticket.updated
-        when something changed."""
-        return await service.update_ticket(
+        """Set the ticket's status, priority or tags (needs can_send) or its assignee
+        (can_assign_others; can_send to take it yourself). Publishes ticket.assigned for a
+        new assignee and ticket.updated for the rest, when something changed."""
+        return await inbox_actions.change_ticket(
             session, user, ticket_id, data, ip=client_ip, wake_relay=wake_relay
         )
+
+    @delete("/{ticket_id:uuid}", status_code=204, responses=problems(400, 401, 403, 404))
+    async def delete_ticket(
+        self,
+        ticket_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        user: NamedDependency[CurrentUser],
+        client_ip: NamedDependency[str],
+        wake_relay: NamedDependency[Callable[[], None]],
+    ) -> None:
+        """Delete the ticket (needs can_delete): it leaves every list, count and view."""
+        await inbox_actions.delete_ticket(
+            session, user, ticket_id, ip=client_ip, wake_relay=wake_relay
+        )
+
+    @post(
+        "/{ticket_id:uuid}/merge", status_code=200, responses=problems(400, 401, 403, 404, 409, 422)
+    )
+    async def merge(
+        self,
+        ticket_id: FromPath[uuid.UUID],
+        data: JSONBody[MergeRequest],
+        session: NamedDependency[AsyncSession],
+        user: NamedDependency[CurrentUser],
+        client_ip: NamedDependency[str],
+        wake_relay: NamedDependency[Callable[[], None]],
+    ) -> MergeResult:
+        """Merge this ticket into `into_ticket_id` (needs can_send on both mailboxes): its
+        messages move there, it is closed and points at the survivor; its notes and history
+        show on the survivor. Publishes ticket.updated for both."""
+        return await inbox_merge.merge_tickets(
+            session, user, ticket_id, data.into_ticket_id, ip=client_ip, wake_relay=wake_relay
+        )
+
+    @post("/{ticket_id:uuid}/unread", status_code=204, responses=problems(400, 401, 404))
+    async def mark_unread(
+        self,
+        ticket_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        user: NamedDependency[CurrentUser],
+    ) -> None:
+        """Mark the ticket unread for you again (opening it marks it read)."""
+        await inbox.mark_unread(session, user, ticket_id)
 
     @post(
         "/{ticket_id:uuid}/replies",

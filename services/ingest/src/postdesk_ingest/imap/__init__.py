@@ -1,8 +1,8 @@
 """IMAP channel of ingest: leased polling of tenants' mailboxes, and backfill.
 
 Public surface: `ImapPoller` (started by the ingest app), `ImapSettings`
-(env INGEST_IMAP_*), `encrypt_imap_password` / `decrypt_imap_password`
-(keyring purpose b"imap-password"), `backfill`, and `AfterAction`.
+(env INGEST_IMAP_*), `seal_imap_password` / `open_imap_password`
+(postdesk_runtime.imap_credentials, shared with the gateway's admin API), `backfill`, and `AfterAction`.
 
 Errors: `ConfigError` (a mailbox row that cannot be used), `BackfillError`
 (a backfill that cannot start), `LeaseLostError` (internal: another replica
@@ -10,7 +10,8 @@ reads the mailbox); IMAP and connection failures are retried with a backoff
 and recorded in imap_sync_state.last_error.
 """
 
-from postdesk_ingest.imap.credentials import decrypt_imap_password, encrypt_imap_password
+from postdesk_runtime.imap_credentials import open_imap_password, seal_imap_password
+
 from postdesk_ingest.imap.domain import BACKFILL_SOURCE, AfterAction, ConfigError
 from postdesk_ingest.imap.poller import ImapPoller
 from postdesk_ingest.imap.settings import ImapSettings
@@ -26,6 +27,6 @@ __all__ = [
     "ImapSettings",
     "LeaseLostError",
     "backfill",
-    "decrypt_imap_password",
-    "encrypt_imap_password",
+    "open_imap_password",
+    "seal_imap_password",
 ]

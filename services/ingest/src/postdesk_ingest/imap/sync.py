@@ -23,12 +23,12 @@ from typing import ParamSpec, TypeVar
 
 import structlog
 from postdesk_contracts.events import Channel
+from postdesk_runtime.imap_credentials import open_imap_password
 from postdesk_runtime.keyring import Keyring, KeyringError
 from sqlalchemy.exc import SQLAlchemyError
 
 from postdesk_ingest.imap import db
 from postdesk_ingest.imap.client import TRANSIENT_ERRORS, ImapCommandError, ImapSession
-from postdesk_ingest.imap.credentials import decrypt_imap_password
 from postdesk_ingest.imap.domain import (
     BACKFILL_SOURCE,
     AfterAction,
@@ -68,7 +68,7 @@ class BackfillError(Exception):
 
 
 def open_session(row: db.MailboxRow, keyring: Keyring, settings: ImapSettings) -> ImapSession:
-    password = decrypt_imap_password(keyring, row.password_ciphertext)
+    password = open_imap_password(keyring, row.password_ciphertext)
     return ImapSession.open(
         row.host,
         row.port,

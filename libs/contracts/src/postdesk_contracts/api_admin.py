@@ -1,0 +1,491 @@
+"""Schemas of the gateway's admin API: users, departments, mailboxes, assignments and the
+processing and audit logs. API models only, like `api`.
+
+Request models refuse unknown fields (`extra="forbid"`: no mass assignment of columns
+the API does not offer); omitted fields of an update stay as they are. Values whose
+validity depends on stored state (a schedule with the stored timezone, a department of
+the tenant) are judged by the gateway, which answers 422 or 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Final, Literal
+
+from pydantic import Field, model_validator
+
+from postdesk_contracts.api import ApiModel
+
+# The router's department strategies (postdesk_router.assignment.Strategy). Copied, not
+# imported: a library never depends on a service. Add a name here when the router adds one.
+ROUTING_STRATEGIES: Final = ("primary", "priority", "round_robin", "least_open")
+RoutingStrategy = Literal["primary", "priority", "round_robin", "least_open"]
+TenantRoleName = Literal["admin", "member"]
+AccountKindName = Literal["shared", "personal"]
+AssignmentRoleName = Literal["primary", "backup", "viewer"]
+AutoReplySchedule = Literal["always", "outside_hours"]
+ReopenPolicy = Literal["reopen", "follow_up"]
+
+_EMAIL_PATTERN: Final = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+MIN_PASSWORD_CHARS: Final = 12
+_FORBID: Final = ApiModel.model_config | {"extra": "forbid"}
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class _Request(ApiModel):
+    """Base of the admin request models: unknown fields refused, and no NUL character
+    anywhere (PostgreSQL stores none, in text or in JSON)."""
+
+    model_config = _FORBID
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> _Request:
+        if _has_nul(self.__dict__):
+            raise ValueError("text must not contain NUL characters")
+        return self
+
+
+class _Page(ApiModel):
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; None on the last page"
+    )
+
+
+# ---- users ------------------------------------------------------------------------------------
+
+
+class UserCreate(_Request):
+    """A new user of the tenant. Without `password` an initial one is generated and returned
+    once. With `company_email` their personal mailbox is created too, with them as primary."""
+
+    email: str = Field(pattern=_EMAIL_PATTERN, max_length=320, description="the login")
+    full_name: str = Field(min_length=1, max_length=200)
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_CHARS, max_length=1024)
+    role: TenantRoleName = "member"
+    department_id: uuid.UUID | None = None
+    job_title: str = Field(default="", max_length=200)
+    email_signature: str = Field(default="", max_length=10_000)
+    timezone: str = Field(default="UTC", max_length=64)
+    working_hours: dict[str, Any] = Field(default_factory=dict)
+    notification_preferences: dict[str, Any] = Field(default_factory=dict)
+    company_email: str | None = Field(default=None, pattern=_EMAIL_PATTERN, max_length=320)
+
+
+class UserUpdate(_Request):
+    """Changes to a user; omitted fields stay as they are. `department_id` null clears it."""
+
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: TenantRoleName | None = None
+    department_id: uuid.UUID | None = None
+    job_title: str | None = Field(default=None, max_length=200)
+    email_signature: str | None = Field(default=None, max_length=10_000)
+    timezone: str | None = Field(default=None, max_length=64)
+    working_hours: dict[str, Any] | None = None
+    notification_preferences: dict[str, Any] | None = None
+    is_active: bool | None = None
+
+
+class UserView(ApiModel):
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: TenantRoleName
+    department_id: uuid.UUID | None
+    job_title: str
+    email_signature: str
+    timezone: str
+    working_hours: dict[str, Any]
+    notification_preferences: dict[str, Any]
+    company_email: str | None
+    is_active: bool
+    created_at: datetime
+
+
+class UserCreated(UserView):
+    initial_password: str | None = Field(
+        default=None, description="the generated password when none was given; shown only now"
+    )
+    personal_account_id: uuid.UUID | None = Field(
+        default=None, description="the personal mailbox created for `company_email`"
+    )
+
+
+class UserList(_Page):
+    items: list[UserView] = Field(description="newest first")
+
+
+# ---- departments ------------------------------------------------------------------------------
+
+
+class DepartmentCreate(_Request):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    routing_strategy: RoutingStrategy = "primary"
+
+
+class DepartmentUpdate(_Request):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    routing_strategy: RoutingStrategy | None = None
+
+
+class DepartmentView(ApiModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    routing_strategy: str
+    created_at: datetime
+
+
+class DepartmentList(ApiModel):
+    items: list[DepartmentView] = Field(description="by name")
+
+
+# ---- email accounts ---------------------------------------------------------------------------
+
+
+class _AccountSettings(_Request):
+    display_name: str | None = Field(default=None, max_length=200)
+    department_id: uuid.UUID | None = None
+    signature: str | None = Field(default=None, max_length=10_000)
+    auto_reply_enabled: bool | None = None
+    auto_reply_subject: str | None = Field(default=None, max_length=500)
+    auto_reply_message: str | None = Field(default=None, max_length=20_000)
+    auto_reply_schedule: AutoReplySchedule | None = None
+    auto_reply_window_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+    timezone: str | None = Field(default=None, max_length=64)
+    working_hours: dict[str, Any] | None = None
+    reopen_policy: ReopenPolicy | None = None
+    subject_match_days: int | None = Field(default=None, ge=1, le=365)
+    reassign_after_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+
+
+class AccountCreate(_AccountSettings):
+    """A new mailbox. A personal one needs `owner_user_id` (who becomes its primary); a
+    shared one has no owner. Omitted settings take the defaults."""
+
+    address: str = Field(pattern=_EMAIL_PATTERN, max_length=320)
+    kind: AccountKindName = "shared"
+    owner_user_id: uuid.UUID | None = None
+
+
+class AccountUpdate(_AccountSettings):
+    """Changes to a mailbox; omitted fields stay as they are. For the nullable settings
+    (`department_id`, `subject_match_days`, `reassign_after_minutes`) an explicit null
+    clears them."""
+
+    is_active: bool | None = None
+
+
+class AccountStats(ApiModel):
+    open_tickets: int = Field(description="tickets with status open")
+    tickets_this_week: int = Field(description="tickets created in the last 7 days")
+    avg_first_response_minutes: float | None = Field(
+        description="over tickets created in the last 30 days that were answered"
+    )
+
+
+class AccountView(ApiModel):
+    id: uuid.UUID
+    address: str
+    display_name: str
+    kind: AccountKindName
+    department_id: uuid.UUID | None
+    owner_user_id: uuid.UUID | None
+    signature: str
+    auto_reply_enabled: bool
+    auto_reply_subject: str
+    auto_reply_message: str
+    auto_reply_schedule: str
+    auto_reply_window_minutes: int
+    timezone: str
+    working_hours: dict[str, Any]
+    reopen_policy: str
+    subject_match_days: int | None
+    reassign_after_minutes: int | None
+    is_active: bool
+    created_at: datetime
+
+
+class AccountWithStats(AccountView):
+    stats: AccountStats
+
+
+class AccountList(ApiModel):
+    items: list[AccountWithStats] = Field(description="by address")
+
+
+# ---- assignments ------------------------------------------------------------------------------
+
+
+class AssignmentCreate(_Request):
+    """Give a user rights on a mailbox. Unset `can_send` is true except for viewers; unset
+    `can_delete` is true only for the primary. A viewer can never send or delete (422).
+    Adding a user whose assignment was removed restores it with these values."""
+
+    account_id: uuid.UUID
+    user_id: uuid.UUID
+    role: AssignmentRoleName
+    can_send: bool | None = None
+    can_receive: bool = True
+    can_delete: bool | None = None
+    can_assign_others: bool = False
+    notify_on_receive: bool = True
+    notify_on_reply: bool = True
+    notify_on_mention: bool = True
+    priority: int = Field(default=0, ge=0, le=1000, description="lower is asked first")
+    notes: str = Field(default="", max_length=2000)
+
+
+class AssignmentUpdate(_Request):
+    role: AssignmentRoleName | None = None
+    can_send: bool | None = None
+    can_receive: bool | None = None
+    can_delete: bool | None = None
+    can_assign_others: bool | None = None
+    notify_on_receive: bool | None = None
+    notify_on_reply: bool | None = None
+    notify_on_mention: bool | None = None
+    priority: int | None = Field(default=None, ge=0, le=1000)
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class AssignmentView(ApiModel):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    user_id: uuid.UUID
+    role: AssignmentRoleName
+    can_send: bool
+    can_receive: bool
+    can_delete: bool
+    can_assign_others: bool
+    notify_on_receive: bool
+    notify_on_reply: bool
+    notify_on_mention: bool
+    priority: int
+    is_active: bool
+    assigned_by: uuid.UUID | None
+    notes: str
+    created_at: datetime
+
+
+class AssignmentList(ApiModel):
+    items: list[AssignmentView] = Field(description="active ones first, then by priority")
+
+
+# ---- logs -------------------------------------------------------------------------------------
+
+
+class ProcessingLogView(ApiModel):
+    id: uuid.UUID
+    stage: str
+    status: str
+    sha256: str
+    message_id_header: str | None
+    event_id: uuid.UUID | None
+    detail: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProcessingLogList(_Page):
+    items: list[ProcessingLogView] = Field(description="newest first")
+
+
+class AuditEntryView(ApiModel):
+    id: uuid.UUID
+    actor_user_id: uuid.UUID | None
+    action: str
+    object_type: str
+    object_id: str
+    ip: str
+    detail: dict[str, Any]
+    created_at: datetime
+
+
+class AuditLogList(_Page):
+    items: list[AuditEntryView] = Field(description="newest first")
+
+
+# ---- SLA policies -----------------------------------------------------------------------------
+
+MAX_TARGET_MINUTES: Final = 525_600  # one year, as the CLI's rules
+TicketPriorityName = Literal["low", "normal", "high", "urgent"]
+
+
+class SlaPolicyCreate(_Request):
+    """Targets for the tickets of a scope: the tenant, an account, a department (the
+    account's own when both are set), optionally one priority. At least one target; a
+    business-hours policy needs working hours, a calendar-time one has none, no timezone
+    other than UTC and no holidays. One active policy per scope (409)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    account_id: uuid.UUID | None = None
+    department_id: uuid.UUID | None = None
+    priority: TicketPriorityName | None = None
+    first_response_minutes: int | None = Field(default=None, ge=1, le=MAX_TARGET_MINUTES)
+    resolution_minutes: int | None = Field(default=None, ge=1, le=MAX_TARGET_MINUTES)
+    business_hours: bool = False
+    timezone: str = Field(default="UTC", max_length=64)
+    working_hours: dict[str, Any] = Field(default_factory=dict)
+    holidays: list[date] = Field(default_factory=list, max_length=1000)
+    warning_percent: int = Field(default=80, ge=1, le=100)
+
+
+class SlaPolicyUpdate(_Request):
+    """Changes to a policy; its scope stays (a new scope is a new policy). Omitted fields
+    stay; a target set to null is dropped (one must remain)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    first_response_minutes: int | None = Field(default=None, ge=1, le=MAX_TARGET_MINUTES)
+    resolution_minutes: int | None = Field(default=None, ge=1, le=MAX_TARGET_MINUTES)
+    business_hours: bool | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    working_hours: dict[str, Any] | None = None
+    holidays: list[date] | None = Field(default=None, max_length=1000)
+    warning_percent: int | None = Field(default=None, ge=1, le=100)
+    is_active: bool | None = None
+
+
+class SlaPolicyView(ApiModel):
+    id: uuid.UUID
+    name: str
+    account_id: uuid.UUID | None
+    department_id: uuid.UUID | None
+    priority: str | None
+    first_response_minutes: int | None
+    resolution_minutes: int | None
+    business_hours: bool
+    timezone: str
+    working_hours: dict[str, Any]
+    holidays: list[str]
+    warning_percent: int
+    is_active: bool
+    created_at: datetime
+
+
+class SlaPolicyList(ApiModel):
+    items: list[SlaPolicyView] = Field(description="oldest first (the router's tie order)")
+
+
+# ---- inbound: domains, generated addresses, IMAP mailboxes ------------------------------------
+
+_DOMAIN_PATTERN: Final = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+# ingest's AfterAction: flag (\Seen), flag:<IMAP keyword>, move (to move_to_folder) or leave.
+_AFTER_ACTION_PATTERN: Final = r"^(leave|move|flag(:\\?[!#$&'+\-.0-9:;<=>?@A-Z^_`a-z|~]{1,64})?)$"
+ImapSecurity = Literal["ssl", "starttls", "plain"]
+
+
+class InboundDomainCreate(_Request):
+    """A domain whose mail belongs to the tenant; unique across tenants (409).
+    `catch_all_account_id` takes its addresses that match no mailbox (none: refused)."""
+
+    domain: str = Field(pattern=_DOMAIN_PATTERN, max_length=253)
+    catch_all_account_id: uuid.UUID | None = None
+
+
+class InboundDomainUpdate(_Request):
+    catch_all_account_id: uuid.UUID | None = None
+
+
+class InboundDomainView(ApiModel):
+    id: uuid.UUID
+    domain: str
+    catch_all_account_id: uuid.UUID | None
+    created_at: datetime
+
+
+class InboundDomainList(ApiModel):
+    items: list[InboundDomainView] = Field(description="by domain")
+
+
+class InboundAddressCreate(_Request):
+    """An address that delivers to a mailbox; unique across tenants (409)."""
+
+    address: str = Field(pattern=_EMAIL_PATTERN, max_length=320)
+    account_id: uuid.UUID
+    is_active: bool = True
+
+
+class InboundAddressUpdate(_Request):
+    account_id: uuid.UUID | None = None
+    is_active: bool | None = None
+
+
+class InboundAddressView(ApiModel):
+    id: uuid.UUID
+    address: str
+    account_id: uuid.UUID
+    is_active: bool
+    created_at: datetime
+
+
+class InboundAddressList(ApiModel):
+    items: list[InboundAddressView] = Field(description="by address")
+
+
+class ImapMailboxCreate(_Request):
+    """An IMAP folder ingest reads for a mailbox. The password is stored sealed and never
+    returned. `after_action` move needs `move_to_folder` (422)."""
+
+    account_id: uuid.UUID
+    host: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.\-:\[\]]+$")
+    port: int = Field(default=993, ge=1, le=65535)
+    security: ImapSecurity = "ssl"
+    username: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    folder: str = Field(default="INBOX", min_length=1, max_length=255)
+    after_action: str = Field(default="flag", pattern=_AFTER_ACTION_PATTERN)
+    move_to_folder: str | None = Field(default=None, min_length=1, max_length=255)
+    poll_interval_seconds: int = Field(default=60, ge=10, le=86_400)
+    use_idle: bool = True
+    is_active: bool = True
+
+
+class ImapMailboxUpdate(_Request):
+    """Changes to an IMAP mailbox; omitted fields stay. A new `password` replaces the old."""
+
+    host: str | None = Field(
+        default=None, min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.\-:\[\]]+$"
+    )
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: ImapSecurity | None = None
+    username: str | None = Field(default=None, min_length=1, max_length=320)
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    folder: str | None = Field(default=None, min_length=1, max_length=255)
+    after_action: str | None = Field(default=None, pattern=_AFTER_ACTION_PATTERN)
+    move_to_folder: str | None = Field(default=None, min_length=1, max_length=255)
+    poll_interval_seconds: int | None = Field(default=None, ge=10, le=86_400)
+    use_idle: bool | None = None
+    is_active: bool | None = None
+
+
+class ImapMailboxView(ApiModel):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    host: str
+    port: int
+    security: str
+    username: str
+    folder: str
+    after_action: str
+    move_to_folder: str | None
+    poll_interval_seconds: int
+    use_idle: bool
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ImapMailboxList(ApiModel):
+    items: list[ImapMailboxView] = Field(description="oldest first")

@@ -1,0 +1,277 @@
+"""Queries of the inbox: the filtered list, the sidebar counts, per-user read state.
+
+Every query starts from `db.visible_tickets`, so the visibility rule (tenant,
+assignments, soft delete) stays in one place.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from postdesk_schema import (
+    AccountKind,
+    AssignmentRole,
+    EmailAccount,
+    EmailAssignment,
+    Message,
+    SlaTimer,
+    Ticket,
+    TicketRead,
+    TicketStatus,
+    User,
+)
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, not_, or_, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from postdesk_gateway.db import visible_tickets
+from postdesk_gateway.domain import CurrentUser
+from postdesk_gateway.inbox_domain import PRIORITY_RANK, InboxCursor
+
+_OPEN_WORK = (TicketStatus.OPEN, TicketStatus.PENDING)
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """What the caller asked the list to hold; empty sequences filter nothing."""
+
+    view: str = "all"
+    account_id: uuid.UUID | None = None
+    statuses: Sequence[str] = ()
+    priorities: Sequence[str] = ()
+    tag: str | None = None
+    sentiment: str | None = None
+    sla: str | None = None
+    date_field: str = "created_at"
+    since: datetime | None = None
+    until: datetime | None = None
+    q: str | None = None
+    unread_only: bool = False
+    sort: str = "last_message_at"
+    direction: str = "desc"
+
+
+def _unread(user: CurrentUser) -> ColumnElement[bool]:
+    """No read row of the user's, or a message after it."""
+    read_since_last = exists().where(
+        col(TicketRead.ticket_id) == col(Ticket.id),
+        col(TicketRead.user_id) == user.id,
+        col(TicketRead.read_at) >= col(Ticket.last_message_at),
+    )
+    return not_(read_since_last)
+
+
+def _mine(user: CurrentUser) -> ColumnElement[bool]:
+    personal = select(col(EmailAccount.id)).where(
+        col(EmailAccount.tenant_id) == user.tenant_id,
+        col(EmailAccount.kind) == AccountKind.PERSONAL,
+        col(EmailAccount.owner_user_id) == user.id,
+    )
+    return col(Ticket.account_id).in_(personal)
+
+
+def _my_department(user: CurrentUser) -> ColumnElement[bool]:
+    if user.department_id is None:
+        return col(Ticket.id).is_(None)  # matches nothing: no department, no tickets
+    return col(Ticket.department_id) == user.department_id
+
+
+def _sla(state: str) -> ColumnElement[bool]:
+    def clock(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        return exists().where(
+            col(SlaTimer.ticket_id) == col(Ticket.id),
+            col(SlaTimer.tenant_id) == col(Ticket.tenant_id),
+            condition,
+        )
+
+    breached = clock(col(SlaTimer.breached_at).is_not(None))
+    warned = clock(col(SlaTimer.warned_at).is_not(None))
+    if state == "breached":
+        return breached
+    if state == "warning":
+        return and_(warned, not_(breached))
+    return and_(not_(warned), not_(breached))
+
+
+def _search(q: str) -> ColumnElement[bool]:
+    """The ticket's own vector, or any of its messages': each an indexed `@@`."""
+    query = func.websearch_to_tsquery("simple", q)
+    in_messages = exists().where(
+        col(Message.ticket_id) == col(Ticket.id),
+        col(Message.tenant_id) == col(Ticket.tenant_id),
+        col(Message.search_vector).op("@@")(query),
+    )
+    return or_(col(Ticket.search_vector).op("@@")(query), in_messages)
+
+
+def _view(user: CurrentUser, view: str) -> list[ColumnElement[bool]]:
+    if view == "mine":
+        return [_mine(user)]
+    if view == "assigned":
+        return [col(Ticket.assignee_id) == user.id]
+    if view == "department":
+        return [_my_department(user)]
+    return []  # "all": everything visible (a member's visible set)
+
+
+def _conditions(user: CurrentUser, wanted: InboxFilter) -> list[ColumnElement[bool]]:
+    conditions = [visible_tickets(user), *_view(user, wanted.view)]
+    if wanted.account_id is not None:
+        conditions.append(col(Ticket.account_id) == wanted.account_id)
+    if wanted.statuses:
+        conditions.append(col(Ticket.status).in_(list(wanted.statuses)))
+    if wanted.priorities:
+        conditions.append(col(Ticket.priority).in_(list(wanted.priorities)))
+    if wanted.tag:
+        conditions.append(col(Ticket.tags).contains([wanted.tag.strip().lower()]))
+    if wanted.sentiment:
+        conditions.append(col(Ticket.sentiment) == wanted.sentiment)
+    if wanted.sla:
+        conditions.append(_sla(wanted.sla))
+    dated = (
+        col(Ticket.created_at) if wanted.date_field == "created_at" else col(Ticket.last_message_at)
+    )
+    if wanted.since is not None:
+        conditions.append(dated >= wanted.since)
+    if wanted.until is not None:
+        conditions.append(dated < wanted.until)
+    if wanted.q:
+        conditions.append(_search(wanted.q))
+    if wanted.unread_only:
+        conditions.append(_unread(user))
+    return conditions
+
+
+def _sort_key(sort: str) -> ColumnElement[Any]:
+    if sort == "priority":
+        return case(PRIORITY_RANK, value=col(Ticket.priority), else_=-1)
+    columns: dict[str, Any] = {
+        "number": col(Ticket.number),
+        "created_at": col(Ticket.created_at),
+    }
+    key: ColumnElement[Any] = columns.get(sort, col(Ticket.last_message_at))
+    return key
+
+
+def sort_value(ticket: Ticket, sort: str) -> datetime | int:
+    """The value of the sort key `_sort_key` orders `ticket` by."""
+    if sort == "priority":
+        return PRIORITY_RANK.get(str(ticket.priority), -1)
+    if sort == "number":
+        return ticket.number
+    if sort == "created_at":
+        return ticket.created_at
+    return ticket.last_message_at
+
+
+async def list_inbox(
+    session: AsyncSession,
+    user: CurrentUser,
+    wanted: InboxFilter,
+    *,
+    after: InboxCursor | None,
+    limit: int,
+) -> list[tuple[Ticket, bool]]:
+    """Up to `limit` tickets matching `wanted` in its order, after `after`; each with
+    whether it is unread for `user`."""
+    key = _sort_key(wanted.sort)
+    conditions = _conditions(user, wanted)
+    descending = wanted.direction == "desc"
+    if after is not None:
+        position = tuple_(key, col(Ticket.id))
+        bound = tuple_(after.value, after.ticket_id)
+        conditions.append(position < bound if descending else position > bound)
+    order = (key.desc(), col(Ticket.id).desc()) if descending else (key.asc(), col(Ticket.id))
+    query = (
+        select(Ticket, _unread(user).label("unread"))
+        .where(*conditions)
+        .order_by(*order)
+        .limit(limit)
+    )
+    rows = (await session.execute(query)).all()
+    return [(ticket, bool(unread)) for ticket, unread in rows]
+
+
+@dataclass(frozen=True)
+class Counts:
+    unread: int
+    mine: int
+    assigned_to_me: int
+    my_department: int
+    all: int
+    by_status: dict[str, int]
+
+
+async def inbox_counts(session: AsyncSession, user: CurrentUser) -> Counts:
+    """The sidebar's numbers in one statement: one FILTER per number over the visible set."""
+
+    def count_where(condition: ColumnElement[bool]) -> Any:
+        return func.count().filter(condition)
+
+    statuses = list(TicketStatus)
+    numbers: list[Any] = [
+        count_where(_unread(user)),
+        count_where(_mine(user)),
+        count_where(and_(col(Ticket.assignee_id) == user.id, col(Ticket.status).in_(_OPEN_WORK))),
+        count_where(_my_department(user)),
+        func.count(),
+        *(count_where(col(Ticket.status) == s) for s in statuses),
+    ]
+    query = select(*numbers).where(visible_tickets(user))
+    row = (await session.execute(query)).one()
+    unread, mine, assigned, department, total, *per_status = row
+    return Counts(
+        unread=unread,
+        mine=mine,
+        assigned_to_me=assigned,
+        my_department=department,
+        all=total,
+        by_status={str(s): n for s, n in zip(statuses, per_status, strict=True)},
+    )
+
+
+async def mark_read(
+    session: AsyncSession, user: CurrentUser, ticket: Ticket, now: datetime
+) -> None:
+    """Upsert the user's read of the ticket at `now`."""
+    statement = insert(TicketRead).values(
+        user_id=user.id, ticket_id=ticket.id, tenant_id=ticket.tenant_id, read_at=now
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[col(TicketRead.user_id), col(TicketRead.ticket_id)],
+            set_={"read_at": statement.excluded.read_at},
+        )
+    )
+
+
+async def mark_unread(session: AsyncSession, user: CurrentUser, ticket: Ticket) -> None:
+    await session.execute(
+        delete(TicketRead).where(
+            col(TicketRead.user_id) == user.id, col(TicketRead.ticket_id) == ticket.id
+        )
+    )
+
+
+async def can_be_assignee(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, account_id: uuid.UUID
+) -> bool:
+    """An active user of the tenant with an active, non-viewer assignment on the mailbox."""
+    query = select(col(EmailAssignment.id)).where(
+        col(EmailAssignment.tenant_id) == tenant_id,
+        col(EmailAssignment.account_id) == account_id,
+        col(EmailAssignment.user_id) == user_id,
+        col(EmailAssignment.is_active).is_(True),
+        col(EmailAssignment.role) != AssignmentRole.VIEWER,
+        exists().where(
+            col(User.id) == user_id,
+            col(User.tenant_id) == tenant_id,
+            col(User.is_active).is_(True),
+        ),
+    )
+    return (await session.execute(query)).first() is not None

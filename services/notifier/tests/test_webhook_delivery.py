@@ -27,6 +27,7 @@ from postdesk_notifier.webhooks import fan_out
 from postdesk_runtime import Sessions
 from postdesk_schema import Tenant, WebhookDelivery, WebhookSubscription
 from postdesk_testing.smtp import make_certificate
+from postdesk_testing.webhook_receiver import Receiver, running_receiver
 from sqlalchemy import delete, update
 from sqlmodel import col
 
@@ -37,7 +38,6 @@ from .webhook_factories import (
     add_subscription,
     add_tenant,
 )
-from postdesk_testing.webhook_receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.integration
 

@@ -58,6 +58,7 @@ from postdesk_gateway.handlers.departments import DepartmentAdminController
 from postdesk_gateway.handlers.health import healthz, readyz
 from postdesk_gateway.handlers.inbox_files import AttachmentController, MessageController
 from postdesk_gateway.handlers.notes import NoteController
+from postdesk_gateway.handlers.notification_settings import NotificationSettingsController
 from postdesk_gateway.handlers.notifications import NotificationController, PreferencesController
 from postdesk_gateway.handlers.outbound import OutboundController
 from postdesk_gateway.handlers.smtp import SmtpAdminController
@@ -197,6 +198,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             WebhookSettingsController,
             UserAdminController,
             DepartmentCrudController,
+            NotificationSettingsController,
             AccountAdminController,
             AssignmentAdminController,
             LogAdminController,

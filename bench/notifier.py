@@ -37,7 +37,7 @@ outbound.requested), then `--empty-scans` scans a minute later that find
 nobody due (every user has to be looked at again: what each replica pays
 every minute).
 
-    uv run python bench/notifier.py [--users 10000] [--events 3000] [--rate 0] [--only service|digest] [--small]
+    uv run python bench/notifier.py [--users 10000] [--events 3000] [--rate 0] [--only service|digest] [--small] [--profile]
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import statistics
 import sys
 import threading
@@ -101,15 +102,17 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
-async def recreate_database(admin_url: str, *, drop_only: bool = False) -> str:
+async def recreate_database(
+    admin_url: str, *, drop_only: bool = False, name: str = DATABASE
+) -> str:
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not drop_only:
-            await conn.execute(f'CREATE DATABASE "{DATABASE}"')
+            await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    url = with_database(admin_url, DATABASE)
+    url = with_database(admin_url, name)
     if not drop_only:
         await asyncio.to_thread(migrate, url)
     return url
@@ -418,6 +421,83 @@ async def run_service(
     }
 
 
+def _statement_kind(statement: str) -> str:
+    """A short label for a SQL statement: its verb and first table or function."""
+    words = statement.split()
+    verb = words[0].upper() if words else "?"
+    if verb == "INSERT" and len(words) > 2:
+        return f"INSERT {words[2]}"
+    if verb in ("UPDATE", "DELETE") and len(words) > 1:
+        return f"{verb} {words[1]}"
+    if verb == "SELECT":
+        lowered = statement.lower()
+        for name in ("pg_advisory_xact_lock", "pg_notify"):
+            if name in lowered:
+                return f"SELECT {name}"
+        table = re.search(r"\bfrom\s+(\S+)", lowered)
+        if table:
+            return " ".join((verb, table.group(1)))
+    return verb
+
+
+async def run_profile(
+    args: argparse.Namespace, engine: AsyncEngine, sessions: Sessions, events: list[Envelope[Any]]
+) -> dict[str, Any]:
+    """The consuming path in this process under cProfile: each event parsed from its JSON as
+    the broker delivers it, then `service.consume` in its own transaction. Counts the SQL
+    statements per event by kind; the profile goes to bench/out."""
+    import cProfile
+    import pstats
+
+    from postdesk_contracts.events import PAYLOADS
+    from postdesk_notifier.service import consume
+    from sqlalchemy import event as sa_event
+
+    bodies = [(e.type, e.model_dump_json(by_alias=True)) for e in events]
+    # what the subscriber validates each message against (handlers._handler)
+    models: dict[EventType, Any] = {
+        t: Envelope.__class_getitem__(PAYLOADS[t]) for t in {t for t, _ in bodies}
+    }
+    window = timedelta(seconds=300)
+    statements: dict[str, int] = {}
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        kind = _statement_kind(statement)
+        statements[kind] = statements.get(kind, 0) + 1
+
+    async def consume_all(batch: list[tuple[EventType, str]]) -> None:
+        for event_type, body in batch:
+            event = models[event_type].model_validate_json(body)
+            async with sessions() as session, session.begin():
+                await consume(session, event, window=window)
+
+    warm = min(30, len(bodies) // 10)
+    await consume_all(bodies[:warm])  # connections, statement caches
+    sa_event.listen(engine.sync_engine, "before_cursor_execute", count)
+    profiler = cProfile.Profile()
+    cpu_began, began = time.process_time(), time.perf_counter()
+    profiler.enable()
+    await consume_all(bodies[warm:])
+    profiler.disable()
+    cpu_s, wall_s = time.process_time() - cpu_began, time.perf_counter() - began
+    sa_event.remove(engine.sync_engine, "before_cursor_execute", count)
+    measured = len(bodies) - warm
+    out = ROOT / "bench" / "out" / f"notifier-profile-{int(time.time())}.txt"
+    text_out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text_out).sort_stats("cumulative")
+    stats.print_stats(60)
+    stats.sort_stats("tottime").print_stats(40)
+    out.write_text(text_out.getvalue())
+    return {
+        "events": measured,
+        "cpu_ms_per_event_profiled": round(cpu_s / measured * 1000, 2),
+        "wall_ms_per_event_profiled": round(wall_s / measured * 1000, 2),
+        "statements_per_event": round(sum(statements.values()) / measured, 2),
+        "statements_by_kind": dict(sorted(statements.items(), key=lambda kv: -kv[1])),
+        "profile": str(out),
+    }
+
+
 async def run_digest_scan(
     args: argparse.Namespace, engine: AsyncEngine, sessions: Sessions, shape: Shape
 ) -> dict[str, Any]:
@@ -510,7 +590,8 @@ async def run_digest_scan(
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
     shape = Shape(args.users, args.accounts, args.tickets)
-    database_url = await recreate_database(args.database_url)
+    name = DATABASE + "_profile" if args.profile else DATABASE
+    database_url = await recreate_database(args.database_url, name=name)
     engine = make_engine(database_url, pool_size=4)
     sessions = make_sessions(engine)
     try:
@@ -523,15 +604,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "seed_s": seeded["seed_s"],
             "cpu_count": psutil.cpu_count(),
         }
-        if args.only in (None, "service"):
+        if args.profile:
+            result["profile"] = await run_profile(args, engine, sessions, events)
+        elif args.only in (None, "service"):
             result["service"] = await run_service(args, database_url, sessions, events)
-        if args.only in (None, "digest"):
+        if args.only in (None, "digest") and not args.profile:
             result["digest_scan"] = await run_digest_scan(args, engine, sessions, shape)
         result["load_average"] = [round(x, 2) for x in psutil.getloadavg()]
     finally:
         await engine.dispose()
         if not args.keep:
-            await recreate_database(args.database_url, drop_only=True)
+            await recreate_database(args.database_url, drop_only=True, name=name)
     return result
 
 
@@ -563,6 +646,12 @@ def cli() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--only", choices=("service", "digest"), help="run one part only")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of both parts: the events consumed in this process (service.consume) "
+        "under cProfile, with SQL statements per event (database " + DATABASE + "_profile)",
+    )
     args = parser.parse_args()
     configure_logging("bench", "console", "WARNING")
     if args.small:

@@ -12,7 +12,7 @@ from postdesk_schema import WebhookDelivery
 from sqlalchemy import select
 from sqlmodel import col
 
-from .factories import make_assigned, seed_ticket
+from .factories import consume_in_transaction, make_assigned, seed_ticket
 from .webhook_factories import add_subscription
 
 pytestmark = pytest.mark.integration
@@ -104,3 +104,31 @@ async def test_other_tenants_subscriptions_get_nothing(sessions: Sessions) -> No
 
     assert len(await deliveries_of(sessions, ours.tenant.id)) == 1
     assert await deliveries_of(sessions, theirs.tenant.id) == []
+
+
+async def test_consume_fans_out_only_when_a_subscription_wants_the_event(
+    sessions: Sessions,
+) -> None:
+    """The consumer asks with its claim whether a subscription wants the event and fans out
+    only then: nothing while the tenant's subscriptions are of other types, inactive or
+    another tenant's; one delivery once an active one of the type exists, not repeated on
+    a redelivery."""
+    seed = await seed_ticket(sessions)
+    other = await seed_ticket(sessions)
+    await add_subscription(sessions, seed.tenant.id, ["sla.breached"])
+    await add_subscription(sessions, seed.tenant.id, ["ticket.assigned"], is_active=False)
+    await add_subscription(sessions, other.tenant.id, ["ticket.assigned"])
+
+    unwanted = await consume_in_transaction(sessions, make_assigned(seed))
+    assert unwanted.webhook_deliveries == 0
+    assert await deliveries_of(sessions, seed.tenant.id) == []
+
+    wanted = await add_subscription(sessions, seed.tenant.id, ["sla.warning", "ticket.assigned"])
+    event = make_assigned(seed)
+    first = await consume_in_transaction(sessions, event)
+    again = await consume_in_transaction(sessions, event)
+
+    assert (first.webhook_deliveries, again.webhook_deliveries) == (1, 0)
+    [delivery] = await deliveries_of(sessions, seed.tenant.id)
+    assert (delivery.subscription_id, delivery.event_id) == (wanted.id, event.id)
+    assert delivery.payload == event.model_dump(mode="json", by_alias=True)

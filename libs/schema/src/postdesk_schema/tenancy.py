@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint, update
+from sqlalchemy import Column, Index, UniqueConstraint, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text
 from sqlmodel import Field, SQLModel, col
@@ -71,6 +71,11 @@ class Department(SQLModel, table=True):
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
+    __table_args__ = (
+        # who on the staff wrote this mail: the notifier's and router's lookups by address
+        Index("ix_users_tenant_lower_email", "tenant_id", text("lower(email)")),
+        Index("ix_users_tenant_lower_company_email", "tenant_id", text("lower(company_email)")),
+    )
 
     id: uuid.UUID = id_field()
     tenant_id: uuid.UUID = Field(foreign_key="tenants.id", index=True)

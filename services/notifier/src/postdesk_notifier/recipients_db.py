@@ -12,7 +12,7 @@ from typing import Any
 
 from postdesk_contracts.addressing import normalise_address
 from postdesk_schema import DepartmentManager, EmailAssignment, Ticket, User
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -55,20 +55,44 @@ def _people_query() -> Select[Any]:
     return select(*_PERSON_COLUMNS)
 
 
+# Built once, run with parameters: the notifier reads these for nearly every event.
+_TICKET = select(
+    col(Ticket.id),
+    col(Ticket.tenant_id),
+    col(Ticket.number),
+    col(Ticket.subject),
+    col(Ticket.account_id),
+    col(Ticket.department_id),
+    col(Ticket.assignee_id),
+).where(col(Ticket.id) == bindparam("ticket_id"))
+_PEOPLE = _people_query().where(
+    col(User.tenant_id) == bindparam("tenant_id"),
+    col(User.id).in_(bindparam("ids", expanding=True)),
+)
+_HANDLERS = (
+    _people_query()
+    .add_columns(
+        col(EmailAssignment.role).label("assignment_role"),
+        col(EmailAssignment.priority),
+        col(EmailAssignment.can_receive),
+        col(EmailAssignment.is_active).label("assignment_active"),
+        col(EmailAssignment.notify_on_receive),
+        col(EmailAssignment.notify_on_reply),
+        col(EmailAssignment.notify_on_mention),
+    )
+    .join(EmailAssignment, col(EmailAssignment.user_id) == col(User.id))
+    .where(
+        col(EmailAssignment.account_id) == bindparam("account_id"),
+        col(EmailAssignment.tenant_id) == bindparam("tenant_id"),
+        col(User.tenant_id) == bindparam("tenant_id"),
+    )
+    .order_by(col(EmailAssignment.priority), col(EmailAssignment.created_at))
+)
+_HANDLERS_AMONG = _HANDLERS.where(col(User.id).in_(bindparam("ids", expanding=True)))
+
+
 async def load_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> TicketInfo | None:
-    row = (
-        await session.execute(
-            select(
-                col(Ticket.id),
-                col(Ticket.tenant_id),
-                col(Ticket.number),
-                col(Ticket.subject),
-                col(Ticket.account_id),
-                col(Ticket.department_id),
-                col(Ticket.assignee_id),
-            ).where(col(Ticket.id) == ticket_id)
-        )
-    ).first()
+    row = (await session.execute(_TICKET, {"ticket_id": ticket_id})).first()
     if row is None:
         return None
     return TicketInfo(
@@ -96,9 +120,7 @@ async def people(
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return {}
-    rows = await session.execute(
-        _people_query().where(col(User.tenant_id) == tenant_id, col(User.id).in_(ids))
-    )
+    rows = await session.execute(_PEOPLE, {"tenant_id": tenant_id, "ids": ids})
     return {row.id: _person(row) for row in rows}
 
 
@@ -111,28 +133,20 @@ async def person(
 
 
 async def account_handlers(
-    session: AsyncSession, tenant_id: uuid.UUID, account_id: uuid.UUID
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    account_id: uuid.UUID,
+    *,
+    user_ids: Iterable[uuid.UUID] | None = None,
 ) -> list[Handler]:
-    """Every assignment on the account (any role, active or not) with its user."""
-    rows = await session.execute(
-        _people_query()
-        .add_columns(
-            col(EmailAssignment.role).label("assignment_role"),
-            col(EmailAssignment.priority),
-            col(EmailAssignment.can_receive),
-            col(EmailAssignment.is_active).label("assignment_active"),
-            col(EmailAssignment.notify_on_receive),
-            col(EmailAssignment.notify_on_reply),
-            col(EmailAssignment.notify_on_mention),
-        )
-        .join(EmailAssignment, col(EmailAssignment.user_id) == col(User.id))
-        .where(
-            col(EmailAssignment.account_id) == account_id,
-            col(EmailAssignment.tenant_id) == tenant_id,
-            col(User.tenant_id) == tenant_id,
-        )
-        .order_by(col(EmailAssignment.priority), col(EmailAssignment.created_at))
-    )
+    """Every assignment on the account (any role, active or not) with its user; only those
+    of `user_ids` when given."""
+    params: dict[str, Any] = {"tenant_id": tenant_id, "account_id": account_id}
+    if user_ids is None:
+        rows = await session.execute(_HANDLERS, params)
+    else:
+        params["ids"] = list(dict.fromkeys(user_ids))
+        rows = await session.execute(_HANDLERS_AMONG, params)
     return [
         Handler(
             person=_person(row),

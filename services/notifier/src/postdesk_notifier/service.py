@@ -18,7 +18,10 @@ from typing import Any
 import structlog
 from postdesk_contracts import Envelope, EventType, NotificationCreated, new_envelope
 from postdesk_contracts.envelope import derived_event_id
-from postdesk_runtime import claim_event, outbox_row
+from postdesk_runtime import outbox_row
+from postdesk_schema import OutboxEvent, ProcessedEvent
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_notifier import webhooks
@@ -29,6 +32,16 @@ from postdesk_notifier.triggers import PLANNERS
 SERVICE = "notifier"
 
 log = structlog.get_logger(__name__)
+
+# The claim (`processed_events`), and whether any webhook subscription wants the event.
+# Built once, on the tables (the ORM adds nothing to an INSERT whose rows are not read back).
+_PROCESSED: Table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+_CLAIM = (
+    insert(_PROCESSED)
+    .on_conflict_do_nothing()
+    .returning(_PROCESSED.c.event_id, webhooks.SUBSCRIBED)
+)
+_OUTBOX = insert(OutboxEvent.__table__)  # type: ignore[attr-defined]
 
 
 class NotifyStatus(StrEnum):
@@ -58,10 +71,22 @@ async def consume(
     now: datetime | None = None,
 ) -> NotifyOutcome:
     """Handle `event` once, in the caller's transaction (see the module docstring)."""
-    if not await claim_event(session, SERVICE, event.id):
+    claim = (
+        await session.execute(
+            _CLAIM,
+            {
+                "consumer": SERVICE,
+                "event_id": event.id,
+                "tenant_id": event.tenant_id,
+                "types": [event.type.value],
+            },
+        )
+    ).first()
+    if claim is None:
         return NotifyOutcome(NotifyStatus.ALREADY_PROCESSED)
     outcome = await _notify(session, event, window=window, now=now or datetime.now(UTC))
-    deliveries = await webhooks.fan_out(session, event)
+    # The claim read whether any subscription wants the event: most tenants have none.
+    deliveries = await webhooks.fan_out(session, event) if claim[1] else 0
     return NotifyOutcome(outcome.status, outcome.stored, outcome.reason, deliveries)
 
 
@@ -76,16 +101,37 @@ async def _notify(
         log.info("event notifies nobody", event_type=event.type.value, reason=plan.reason)
         return NotifyOutcome(NotifyStatus.SKIPPED, reason=plan.reason)
     stored = []
+    created = []
     for draft in plan:
         result = await store(session, draft, source_event_id=event.id, now=now, window=window)
         if result is None:
             continue
         stored.append(result)
         if result.created:
-            session.add(outbox_row(SERVICE, _created_event(event, draft, result)))
+            created.append(outbox_row(SERVICE, _created_event(event, draft, result)))
+    if created:
+        await _add_to_outbox(session, created)
     if not stored:
         return NotifyOutcome(NotifyStatus.SKIPPED, reason="no recipient wants it")
     return NotifyOutcome(NotifyStatus.NOTIFIED, tuple(stored))
+
+
+async def _add_to_outbox(session: AsyncSession, rows: list[OutboxEvent]) -> None:
+    """The rows by a plain INSERT (not the ORM's unit of work: they are never read back)."""
+    await session.execute(
+        _OUTBOX,
+        [
+            {
+                "id": row.id,
+                "service": row.service,
+                "routing_key": row.routing_key,
+                "body": row.body,
+                "headers": row.headers,
+                "created_at": row.created_at,
+            }
+            for row in rows
+        ],
+    )
 
 
 def _created_event(

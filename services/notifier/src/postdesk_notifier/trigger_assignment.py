@@ -30,12 +30,18 @@ async def plan_assignment(
     ticket = await recipients_db.require_ticket(session, assigned.ticket_id)
     if (skipped := skip_foreign_tenant(event.tenant_id, ticket)) is not None:
         return skipped
-    assignee = await recipients_db.person(session, ticket.tenant_id, assigned.assignee_id)
+    # the assignee and the assigner (if a person) in one query
+    people = await recipients_db.people(
+        session,
+        ticket.tenant_id,
+        [assigned.assignee_id, *([assigned.assigned_by] if assigned.assigned_by else [])],
+    )
+    assignee = people.get(assigned.assignee_id)
     if assignee is None:
         return Skipped("assignee is not a user of the ticket's tenant")
     if not assignee.is_active:
         return Skipped("assignee is not active")
-    assigner = await recipients_db.person(session, ticket.tenant_id, assigned.assigned_by)
+    assigner = people.get(assigned.assigned_by) if assigned.assigned_by else None
     title = titles.assigned(ticket, assigner.label if assigner else None, assigned.rule)
     draft = draft_for(
         assignee,

@@ -37,7 +37,10 @@ async def plan_mention(
         mentioned=note.mentioned_user_ids,
         author_id=note.author_id,
         people=people,
-        handlers=await recipients_db.account_handlers(session, ticket.tenant_id, ticket.account_id),
+        # only the mentioned users' assignments matter (whether they can see the ticket)
+        handlers=await recipients_db.account_handlers(
+            session, ticket.tenant_id, ticket.account_id, user_ids=note.mentioned_user_ids
+        ),
     )
     left_out = set(note.mentioned_user_ids) - {p.id for p in chosen} - {note.author_id}
     if left_out:

@@ -14,10 +14,20 @@ from typing import Any
 
 from postdesk_contracts import Envelope
 from postdesk_schema import WebhookDelivery, WebhookSubscription
-from sqlalchemy import func, literal, select
+from sqlalchemy import bindparam, exists, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+
+# Whether any subscription wants an event (the same test as `fan_out`), read along with
+# the consumer's claim (`service.consume`), which skips `fan_out`, and the envelope's JSON,
+# when none does. Built once; parameters: tenant_id (None: no tenant, nobody) and types
+# (the event's type in a list).
+SUBSCRIBED = exists().where(
+    col(WebhookSubscription.tenant_id) == bindparam("tenant_id"),
+    col(WebhookSubscription.is_active),
+    col(WebhookSubscription.event_types).contains(bindparam("types", type_=JSONB)),
+)
 
 
 async def fan_out(session: AsyncSession, event: Envelope[Any]) -> int:

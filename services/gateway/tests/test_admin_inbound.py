@@ -9,7 +9,7 @@ tenant B with b_support.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -18,9 +18,23 @@ from postdesk_gateway.settings import GatewaySettings
 from postdesk_runtime import Sessions
 from postdesk_runtime.imap_credentials import open_imap_password
 from postdesk_schema import AuditLog, ImapMailbox, ImapSyncState
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+async def no_mailboxes_left(sessions: Sessions, world: Any) -> AsyncIterator[None]:
+    """The session's database is shared: a mailbox left active here would be polled by the
+    ingest tests' IMAP poller (at a host that does not exist, with this test's keyring)."""
+    yield
+    async with sessions() as session, session.begin():
+        ours = select(col(ImapMailbox.id)).where(
+            col(ImapMailbox.tenant_id).in_([world.tenant_a, world.tenant_b])
+        )
+        await session.execute(delete(ImapSyncState).where(col(ImapSyncState.mailbox_id).in_(ours)))
+        await session.execute(delete(ImapMailbox).where(col(ImapMailbox.id).in_(ours)))
+
 
 Auth = Callable[[str], dict[str, str]]
 IMAP_PASSWORD = "imap secret 123"

@@ -82,9 +82,13 @@ async def test_email_becomes_assigned_ticket_and_reply_joins_it(stack: Stack) ->
         assert accepted.json()["status"] == "accepted"
 
         john = await login(client, stack.url("gateway"), address("john"), DEMO_PASSWORD)
-        tickets = await eventually(
-            lambda: non_empty(tickets_of(client, stack, john)), within=WITHIN, interval=INTERVAL
-        )
+
+        async def kettle_tickets() -> list[dict[str, object]] | None:
+            # other tests of the stack open tickets of their own in the same mailbox
+            items = await tickets_of(client, stack, john)
+            return [t for t in items if t["subject"] == "Kettle never arrived"] or None
+
+        tickets = await eventually(kettle_tickets, within=WITHIN, interval=INTERVAL)
         assert len(tickets) == 1
         ticket_id = tickets[0]["id"]
         me = (await client.get(f"{stack.url('gateway')}/me", headers=john)).json()
@@ -135,9 +139,9 @@ async def test_email_becomes_assigned_ticket_and_reply_joins_it(stack: Stack) ->
         assert "new_ticket" not in [n["kind"] for n in notifications]
 
         victor = await login(client, stack.url("gateway"), address("victor"), DEMO_PASSWORD)
-        assert [t["id"] for t in await tickets_of(client, stack, victor)] == [ticket_id]
+        assert ticket_id in [t["id"] for t in await tickets_of(client, stack, victor)]
         sara = await login(client, stack.url("gateway"), address("sara"), DEMO_PASSWORD)
-        assert [t["id"] for t in await tickets_of(client, stack, sara)] == [ticket_id]
+        assert ticket_id in [t["id"] for t in await tickets_of(client, stack, sara)]
 
 
 async def test_a_reply_is_sent_through_the_tenants_smtp_server_threaded(stack: Stack) -> None:

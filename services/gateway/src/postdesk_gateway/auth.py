@@ -18,7 +18,7 @@ as its user, but only on the routes its scopes allow (`access.required_scope`,
 checked here, in one place): 403 for a route outside its scopes, 401 when it
 is revoked, expired or unknown.
 
-A route that opts in with `TOKEN_IN_QUERY` (only the notification stream:
+A route that opts in with `TOKEN_IN_QUERY` (only the event streams:
 a browser's EventSource cannot set headers) also takes the token from the
 `access_token` query parameter when no Authorization header is sent. A URL
 is logged more readily than a header, so it is nowhere else; the token

@@ -28,7 +28,7 @@ from postdesk_runtime.outbox import outbox_row
 from postdesk_schema import EmailAssignment, Ticket, TicketHistory, TicketPriority, TicketStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postdesk_gateway import db, inbox_db, views
+from postdesk_gateway import db, inbox_db, ticket_live, views
 from postdesk_gateway.domain import CurrentUser, ForbiddenError, NotFoundError, UnprocessableError
 from postdesk_gateway.inbox_domain import edited_tags
 from postdesk_gateway.service import AGENT_RULE, SERVICE
@@ -230,6 +230,7 @@ async def change_ticket(
         ticket=views.ticket_summary(ticket),
         changes=[TicketFieldChange(field=c.field, old=c.old, new=c.new) for c in changes],
     )
+    await ticket_live.notify_ticket_changed(session, ticket, "updated")
     await session.commit()
     wake_relay()
     log.info("ticket changed", ticket_id=str(ticket_id), fields=[c.field for c in changes])
@@ -255,6 +256,7 @@ async def delete_ticket(
     changes = [Change("deleted_at", None, now.isoformat())]
     events = _events(user, ticket, changes)
     _record(session, user, ticket, changes, events, action="ticket.deleted", ip=ip, now=now)
+    await ticket_live.notify_ticket_changed(session, ticket, "deleted")
     await session.commit()
     wake_relay()
     log.info("ticket deleted", ticket_id=str(ticket_id))

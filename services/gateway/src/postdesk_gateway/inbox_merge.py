@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from postdesk_gateway import db, views
+from postdesk_gateway import db, ticket_live, views
 from postdesk_gateway.domain import (
     ConflictError,
     CurrentUser,
@@ -162,6 +162,8 @@ async def merge_tickets(
     result = MergeResult(
         ticket=views.ticket_summary(survivor), merged_ticket_id=absorbed.id, moved_messages=moved
     )
+    for merged in (survivor, absorbed):
+        await ticket_live.notify_ticket_changed(session, merged, "merged")
     await session.commit()
     wake_relay()
     log.info("tickets merged", ticket_id=str(absorbed.id), into=str(survivor.id), moved=moved)

@@ -28,9 +28,10 @@ import asyncio
 import contextlib
 import random
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import asyncpg
 import structlog
@@ -77,8 +78,25 @@ class Wakeup:
         return True
 
 
+class ChannelHandler(Protocol):
+    """Another channel the listener's connection carries (see `ticket_live`)."""
+
+    @property
+    def channel(self) -> str: ...
+
+    def notified(self, payload: str) -> None:
+        """A notify on `channel` arrived."""
+
+    def reconnected(self) -> None:
+        """The connection is (re)established: notifies may have gone unheard."""
+
+    def wake_all(self) -> None:
+        """Wake every stream: the app is shutting down."""
+
+
 class NotificationListener:
-    """The process's LISTEN connection and the open streams it wakes, by user."""
+    """The process's LISTEN connection and the open streams it wakes, by user; also
+    the `channels` handlers' notifies, on the same connection."""
 
     def __init__(
         self,
@@ -87,7 +105,9 @@ class NotificationListener:
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
         ping_interval: float = 30.0,
+        channels: Sequence[ChannelHandler] = (),
     ) -> None:
+        self._channels = tuple(channels)
         self._dsn = asyncpg_dsn(database_url)
         self._retry_initial = retry_initial
         self._retry_max = retry_max
@@ -110,6 +130,8 @@ class NotificationListener:
         """End every open stream (and refuse new ones): the app is shutting down."""
         self._closed = True
         self._wake_all()
+        for handler in self._channels:
+            handler.wake_all()
 
     async def stop(self) -> None:
         self.close_streams()
@@ -168,8 +190,12 @@ class NotificationListener:
         connection.add_termination_listener(lambda _: lost.set())
         try:
             await connection.add_listener(CHANNEL, self._on_notify)
+            for handler in self._channels:
+                await connection.add_listener(handler.channel, _forward_to(handler))
             log.info("notification listener: listening", channel=CHANNEL)
             self._wake_all()  # whatever was notified while nobody listened
+            for handler in self._channels:
+                handler.reconnected()
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._ping_interval):
@@ -181,6 +207,13 @@ class NotificationListener:
         finally:
             with contextlib.suppress(Exception):  # a dead connection may fail to close
                 await connection.close(timeout=2)
+
+
+def _forward_to(handler: ChannelHandler) -> Callable[[object, int, str, object], None]:
+    def forward(connection: object, pid: int, channel: str, payload: object) -> None:
+        handler.notified(str(payload))
+
+    return forward
 
 
 @dataclass(frozen=True)

@@ -62,12 +62,14 @@ from postdesk_gateway.handlers.notification_settings import NotificationSettings
 from postdesk_gateway.handlers.notifications import NotificationController, PreferencesController
 from postdesk_gateway.handlers.outbound import OutboundController
 from postdesk_gateway.handlers.smtp import SmtpAdminController
+from postdesk_gateway.handlers.ticket_live import TicketLiveController
 from postdesk_gateway.handlers.tickets import TicketController
 from postdesk_gateway.handlers.uploads import MULTIPART_OVERHEAD_BYTES, UploadController
 from postdesk_gateway.handlers.webhooks import WebhookAdminController, WebhookSettingsController
 from postdesk_gateway.live import NotificationListener, NotificationStreams
 from postdesk_gateway.service import SERVICE
 from postdesk_gateway.settings import GatewaySettings
+from postdesk_gateway.ticket_live import TicketHub, TicketStreams
 from postdesk_gateway.uploads import Uploads
 
 
@@ -86,6 +88,7 @@ class Runtime:
     uploads: Uploads
     listener: NotificationListener
     streams: NotificationStreams
+    ticket_streams: TicketStreams
 
 
 def build_runtime(settings: GatewaySettings) -> Runtime:
@@ -106,7 +109,9 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
         EventType.TICKET_UPDATED,
         EventType.TICKET_NOTE_ADDED,
     )
-    listener = NotificationListener(settings.database_url)
+    ticket_hub = TicketHub(ttl=settings.ticket_presence_ttl_seconds)
+    listener = NotificationListener(settings.database_url, channels=[ticket_hub])
+    keepalive = timedelta(seconds=settings.notification_keepalive_seconds)
     return Runtime(
         engine=engine,
         sessions=sessions,
@@ -128,9 +133,10 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
         streams=NotificationStreams(
             listener,
             sessions,
-            keepalive=timedelta(seconds=settings.notification_keepalive_seconds),
+            keepalive=keepalive,
             overlap=timedelta(seconds=settings.notification_stream_overlap_seconds),
         ),
+        ticket_streams=TicketStreams(ticket_hub, listener, keepalive=keepalive),
     )
 
 
@@ -156,6 +162,7 @@ def _dependencies(rt: Runtime) -> dict[str, Provide]:
         "uploads": constant(rt.uploads),
         "wake_relay": constant(wake),
         "notification_streams": constant(rt.streams),
+        "ticket_streams": constant(rt.ticket_streams),
         "readiness": constant(readiness_checks(rt.broker, rt.engine)),
     }
 
@@ -186,6 +193,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             MeController,
             ApiTokenAdminController,
             TicketController,
+            TicketLiveController,
             AttachmentController,
             MessageController,
             OutboundController,

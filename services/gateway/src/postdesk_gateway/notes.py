@@ -24,7 +24,7 @@ from postdesk_runtime.outbox import outbox_row
 from postdesk_schema import AssignmentRole, Ticket, TicketHistory, TicketNote
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postdesk_gateway import db, mentions, notify_db, views
+from postdesk_gateway import db, mentions, notify_db, ticket_live, views
 from postdesk_gateway.domain import CurrentUser, ForbiddenError, NotFoundError
 from postdesk_gateway.service import AGENT_RULE, SERVICE
 
@@ -131,6 +131,7 @@ async def add_note(
         },
     )
     view = views.note_view(note)
+    await ticket_live.notify_ticket_changed(session, ticket, "note_added")
     await session.commit()
     wake_relay()
     log.info("note added", ticket_id=str(ticket.id), note_id=str(note.id), mentions=len(mentioned))

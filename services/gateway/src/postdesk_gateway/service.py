@@ -46,7 +46,7 @@ from postdesk_smtp.quota import quota_block
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postdesk_gateway import db, inbox_db, views
+from postdesk_gateway import db, inbox_db, ticket_live, views
 from postdesk_gateway.domain import (
     ConflictError,
     CurrentUser,
@@ -209,6 +209,7 @@ async def request_reply(
         audit_id=audit_id,
     )
     try:
+        await ticket_live.notify_ticket_changed(session, ticket, "reply_requested")
         await session.commit()
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as it did.

@@ -22,6 +22,8 @@ class GatewaySettings(ServiceSettings):
     `NOTIFICATION_KEEPALIVE_SECONDS`: a quiet notification stream sends a comment this often;
     `NOTIFICATION_STREAM_OVERLAP_SECONDS`: how far back a stream reads again for rows that
     committed late (see `live`).
+    `TICKET_PRESENCE_TTL_SECONDS`: a ticket presence (viewing, replying) lapses this long after
+    its last heartbeat (see `ticket_live`).
     """
 
     http_port: int = 8000
@@ -37,6 +39,7 @@ class GatewaySettings(ServiceSettings):
     attachments_max_total_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     notification_keepalive_seconds: float = Field(default=20.0, gt=0)
     notification_stream_overlap_seconds: float = Field(default=10.0, ge=0)
+    ticket_presence_ttl_seconds: float = Field(default=45.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> GatewaySettings:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from postdesk_contracts.api_ticket_live import TICKET_EVENTS_CHANNEL, TicketChangeNotice
 from postdesk_runtime.processing_log import append_processing_log
 from postdesk_schema import (
     EmailAccount,
@@ -235,6 +236,14 @@ async def add_message_to_ticket(session: AsyncSession, ticket_id: uuid.UUID, at:
         )
     ).scalar_one()
     return int(number)
+
+
+async def notify_ticket_changed(
+    session: AsyncSession, tenant_id: uuid.UUID, ticket_id: uuid.UUID, change: str
+) -> None:
+    """Tell the gateways' ticket streams, on commit, that the ticket changed."""
+    notice = TicketChangeNotice(tenant_id=tenant_id, ticket_id=ticket_id, change=change)
+    await session.execute(select(func.pg_notify(TICKET_EVENTS_CHANNEL, notice.model_dump_json())))
 
 
 async def record_processing(

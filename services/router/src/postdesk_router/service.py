@@ -191,6 +191,7 @@ async def route_message(
     else:
         ticket_id = match.ticket_id
         number = await db.add_message_to_ticket(session, ticket_id, mail.received_at)
+        await db.notify_ticket_changed(session, account.tenant_id, ticket_id, "message_added")
 
     session.add(rows.message_row(message_id, ticket_id, account, mail, body, rule))
     await session.flush()

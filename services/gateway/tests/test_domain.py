@@ -13,9 +13,9 @@ from postdesk_gateway.domain import (
     FieldChange,
     InvalidCursorError,
     InvalidRequestError,
-    TicketCursor,
-    decode_cursor,
-    encode_cursor,
+    KeyCursor,
+    decode_key,
+    encode_key,
     field_changes,
     header_text,
     outbound_id_for,
@@ -29,20 +29,20 @@ from postdesk_smtp.quota import QuotaBlock
 
 def test_cursor_round_trips_exactly() -> None:
     """Decoding an encoded cursor gives back the same timestamp (to the microsecond) and id."""
-    cursor = TicketCursor(datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC), uuid.uuid4())
-    assert decode_cursor(encode_cursor(cursor)) == cursor
+    cursor = KeyCursor(datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC), uuid.uuid4())
+    assert decode_key(encode_key(cursor)) == cursor
 
 
 def test_cursor_keeps_the_offset_of_aware_timestamps() -> None:
     """A non-UTC timestamp decodes to the same instant."""
     when = datetime(2025, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
-    decoded = decode_cursor(encode_cursor(TicketCursor(when, uuid.uuid4())))
-    assert decoded.last_message_at == when
+    decoded = decode_key(encode_key(KeyCursor(when, uuid.uuid4())))
+    assert decoded.at == when
 
 
 def test_cursor_is_url_safe_and_unpadded() -> None:
     """The cursor can go into a query string as it is."""
-    token = encode_cursor(TicketCursor(datetime.now(UTC), uuid.uuid4()))
+    token = encode_key(KeyCursor(datetime.now(UTC), uuid.uuid4()))
     assert "=" not in token
     assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -68,7 +68,7 @@ def test_cursor_is_url_safe_and_unpadded() -> None:
 def test_cursor_rejects_anything_it_did_not_issue(token: str) -> None:
     """Malformed, incomplete, naive-timestamp or oversized cursors raise InvalidCursorError."""
     with pytest.raises(InvalidCursorError):
-        decode_cursor(token)
+        decode_key(token)
 
 
 @pytest.mark.parametrize(

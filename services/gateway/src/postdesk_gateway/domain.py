@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from postdesk_smtp.quota import QuotaBlock
 
@@ -106,14 +107,6 @@ class CurrentUser:
     is_admin: bool
 
 
-@dataclass(frozen=True)
-class TicketCursor:
-    """Position after the last ticket of a page, in (last_message_at DESC, id DESC) order."""
-
-    last_message_at: datetime
-    ticket_id: uuid.UUID
-
-
 @dataclass(frozen=True, order=True)
 class KeyCursor:
     """A position in rows ordered by (a time, an id): a notification's (updated_at, id)."""
@@ -122,37 +115,39 @@ class KeyCursor:
     id: uuid.UUID
 
 
+def encode_token(data: Mapping[str, Any]) -> str:
+    """An opaque, URL-safe, unpadded token carrying `data` (a page cursor's fields)."""
+    raw = json.dumps(data, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+def decode_token(token: str) -> Any:
+    """The JSON value of a token `encode_token` made; `InvalidCursorError` when it is empty,
+    too long or not such a token. The caller checks the fields."""
+    if not token or len(token) > MAX_CURSOR_CHARS:
+        raise InvalidCursorError("cursor is empty or too long")
+    try:
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCursorError("cursor is not valid") from exc
+
+
 def encode_key(cursor: KeyCursor) -> str:
     """An opaque, URL-safe token for `cursor`."""
-    raw = json.dumps({"t": cursor.at.isoformat(), "i": str(cursor.id)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+    return encode_token({"t": cursor.at.isoformat(), "i": str(cursor.id)})
 
 
 def decode_key(token: str) -> KeyCursor:
     """The cursor `encode_key` produced; `InvalidCursorError` for anything else."""
-    if not token or len(token) > MAX_CURSOR_CHARS:
-        raise InvalidCursorError("cursor is empty or too long")
+    data = decode_token(token)
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
         when = datetime.fromisoformat(data["t"])
         row_id = uuid.UUID(data["i"])
-    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError) as exc:
         raise InvalidCursorError("cursor is not valid") from exc
     if when.tzinfo is None:
         raise InvalidCursorError("cursor is not valid")
     return KeyCursor(when, row_id)
-
-
-def encode_cursor(cursor: TicketCursor) -> str:
-    """An opaque, URL-safe token for `cursor`."""
-    return encode_key(KeyCursor(cursor.last_message_at, cursor.ticket_id))
-
-
-def decode_cursor(token: str) -> TicketCursor:
-    """The cursor `encode_cursor` produced; `InvalidCursorError` for anything else."""
-    key = decode_key(token)
-    return TicketCursor(last_message_at=key.at, ticket_id=key.id)
 
 
 def header_text(value: str) -> str:
@@ -176,11 +171,11 @@ def reply_subject(subject: str) -> str:
 
 @dataclass(frozen=True)
 class FieldChange:
-    """One field of a ticket an agent changed, as text."""
+    """One field of a ticket an agent changed, as text (None for no value)."""
 
     field: str
-    old: str
-    new: str
+    old: str | None
+    new: str | None
 
 
 def field_changes(

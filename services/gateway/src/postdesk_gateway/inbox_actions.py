@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,19 +28,19 @@ from postdesk_schema import EmailAssignment, Ticket, TicketHistory, TicketPriori
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import db, inbox_db, ticket_live, views
-from postdesk_gateway.domain import CurrentUser, ForbiddenError, NotFoundError, UnprocessableError
+from postdesk_gateway.domain import (
+    CurrentUser,
+    FieldChange,
+    ForbiddenError,
+    NotFoundError,
+    UnprocessableError,
+    field_changes,
+)
 from postdesk_gateway.inbox_domain import edited_tags
 from postdesk_gateway.service import AGENT_RULE, SERVICE
 
 log = structlog.get_logger(__name__)
 _HISTORY_KINDS = {"assignee_id": "assigned", "deleted_at": "deleted"}
-
-
-@dataclass(frozen=True)
-class Change:
-    field: str
-    old: str | None
-    new: str | None
 
 
 async def _locked_ticket(session: AsyncSession, user: CurrentUser, ticket_id: uuid.UUID) -> Ticket:
@@ -55,26 +54,25 @@ def has_right(user: CurrentUser, assignment: EmailAssignment | None, name: str) 
     return user.is_admin or (assignment is not None and bool(getattr(assignment, name)))
 
 
-def _changes(ticket: Ticket, request: TicketChangeRequest) -> list[Change]:
-    found: list[Change] = []
-    if request.status is not None and request.status != str(ticket.status):
-        found.append(Change("status", str(ticket.status), request.status))
-    if request.priority is not None and request.priority != str(ticket.priority):
-        found.append(Change("priority", str(ticket.priority), request.priority))
+def _changes(ticket: Ticket, request: TicketChangeRequest) -> list[FieldChange]:
+    found = field_changes(
+        {"status": str(ticket.status), "priority": str(ticket.priority)},
+        {"status": request.status, "priority": request.priority},
+    )
     if request.tags is not None:
         tags = edited_tags(ticket.tags, request.tags)
         if tags != list(ticket.tags):
-            found.append(Change("tags", ",".join(ticket.tags), ",".join(tags)))
+            found.append(FieldChange("tags", ",".join(ticket.tags), ",".join(tags)))
     if "assignee_id" in request.model_fields_set:
         old = str(ticket.assignee_id) if ticket.assignee_id else None
         new = str(request.assignee_id) if request.assignee_id else None
         if old != new:
-            found.append(Change("assignee_id", old, new))
+            found.append(FieldChange("assignee_id", old, new))
     return found
 
 
 async def _check_rights(
-    session: AsyncSession, user: CurrentUser, ticket: Ticket, changes: list[Change]
+    session: AsyncSession, user: CurrentUser, ticket: Ticket, changes: list[FieldChange]
 ) -> None:
     """403 without the right a change needs: can_send for the fields and for taking (or
     dropping) the ticket yourself, can_assign_others for assigning anyone else; then 422
@@ -99,7 +97,7 @@ async def _check_rights(
                 )
 
 
-def _apply(ticket: Ticket, changes: list[Change], now: datetime) -> None:
+def _apply(ticket: Ticket, changes: list[FieldChange], now: datetime) -> None:
     """Set the changed fields. closed_at follows the status; resolved_at is the router's
     (its SLA code stops the clocks and records the resolution)."""
     for change in changes:
@@ -115,7 +113,7 @@ def _apply(ticket: Ticket, changes: list[Change], now: datetime) -> None:
     ticket.updated_at = now
 
 
-def _events(user: CurrentUser, ticket: Ticket, changes: list[Change]) -> list[Envelope[Any]]:
+def _events(user: CurrentUser, ticket: Ticket, changes: list[FieldChange]) -> list[Envelope[Any]]:
     """ticket.assigned for a new assignee; ticket.updated for every other change (an
     unassignment included)."""
     events: list[Envelope[Any]] = []
@@ -158,7 +156,7 @@ def _record(
     session: AsyncSession,
     user: CurrentUser,
     ticket: Ticket,
-    changes: list[Change],
+    changes: list[FieldChange],
     events: list[Envelope[Any]],
     *,
     action: str,
@@ -253,7 +251,7 @@ async def delete_ticket(
         raise ForbiddenError("you may not delete tickets of this mailbox")
     now = datetime.now(UTC)
     ticket.deleted_at, ticket.deleted_by, ticket.updated_at = now, user.id, now
-    changes = [Change("deleted_at", None, now.isoformat())]
+    changes = [FieldChange("deleted_at", None, now.isoformat())]
     events = _events(user, ticket, changes)
     _record(session, user, ticket, changes, events, action="ticket.deleted", ip=ip, now=now)
     await ticket_live.notify_ticket_changed(session, ticket, "deleted")

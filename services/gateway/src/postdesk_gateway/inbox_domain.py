@@ -3,9 +3,6 @@ the headers an attachment is served with."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -15,7 +12,12 @@ from urllib.parse import quote
 
 from postdesk_contracts.api_inbox import MAX_TAG_CHARS, MAX_TAGS, TagEdit
 
-from postdesk_gateway.domain import MAX_CURSOR_CHARS, InvalidCursorError, UnprocessableError
+from postdesk_gateway.domain import (
+    InvalidCursorError,
+    UnprocessableError,
+    decode_token,
+    encode_token,
+)
 
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 _TIME_SORTS = ("last_message_at", "created_at")
@@ -37,23 +39,19 @@ class InboxCursor:
 def encode_inbox_cursor(cursor: InboxCursor) -> str:
     """An opaque, URL-safe token for `cursor`."""
     value = cursor.value.isoformat() if isinstance(cursor.value, datetime) else cursor.value
-    raw = json.dumps(
-        {"s": cursor.sort, "d": cursor.direction, "v": value, "i": str(cursor.ticket_id)},
-        separators=(",", ":"),
+    return encode_token(
+        {"s": cursor.sort, "d": cursor.direction, "v": value, "i": str(cursor.ticket_id)}
     )
-    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
 
 
 def decode_inbox_cursor(token: str, *, sort: str, direction: str) -> InboxCursor:
     """The cursor `encode_inbox_cursor` produced for this sort and direction;
     `InvalidCursorError` for anything else (a cursor of another sort included)."""
-    if not token or len(token) > MAX_CURSOR_CHARS:
-        raise InvalidCursorError("cursor is empty or too long")
+    data = decode_token(token)
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         ticket_id = uuid.UUID(data["i"])
         value = _sort_value(data["s"], data["v"])
-    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError) as exc:
         raise InvalidCursorError("cursor is not valid") from exc
     if data["s"] != sort or data["d"] != direction:
         raise InvalidCursorError("cursor belongs to another sort order")

@@ -50,7 +50,6 @@ import os
 import re
 import statistics
 import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -76,6 +75,7 @@ from postdesk_runtime import EventPublisher, configure_logging, declare_topology
 from postdesk_runtime.db import Sessions, make_engine, make_sessions
 from postdesk_schema.migrate import migrate
 from postdesk_testing.infra import IsolatedAmqp
+from process_sampler import Sampler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -263,39 +263,6 @@ def build_events(shape: Shape, seeded: dict[str, Any], count: int) -> list[Envel
             event_type = EventType.TICKET_NOTE_ADDED
         events.append(new_envelope(event_type, payload, tenant_id=tenant))
     return events
-
-
-class Sampler:
-    """A process's peak RSS (every 100 ms) and CPU seconds while entered."""
-
-    def __init__(self, pid: int) -> None:
-        self._process = psutil.Process(pid)
-        self.start = self.peak = self._process.memory_info().rss
-        self._cpu_start = self._cpu()
-        self.cpu_seconds = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _cpu(self) -> float:
-        times = self._process.cpu_times()
-        return float(times.user + times.system)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            try:
-                self.peak = max(self.peak, self._process.memory_info().rss)
-            except psutil.Error:
-                return
-
-    def __enter__(self) -> Sampler:
-        self._cpu_start = self._cpu()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.cpu_seconds = self._cpu() - self._cpu_start
 
 
 async def publish_all(

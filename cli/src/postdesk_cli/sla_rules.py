@@ -1,60 +1,38 @@
-"""Rules for SLA policies (sla_policies): add, list, disable.
+"""SLA policies (sla_policies): add, list, disable.
 
 Plain async functions over a session factory, for the `postdesk sla`
-commands and later the admin API; refusals raise `SettingsError`.
-
-Invariants kept here, so that every stored policy is one the router
-(`postdesk_router.sla`) applies as written:
-- a policy belongs to one tenant; its account and department, when set, are
-  that tenant's, and an account policy that also names a department names
-  the account's own (tickets take their department from their account, so
-  any other would never match);
-- it sets at least one target (first response, resolution), each a whole
-  number of minutes, 1 to one year;
-- a business-hours policy has working hours that name open time, in its
-  timezone, with its holidays (YYYY-MM-DD, stored sorted and once each), and
-  each target ends within the year of open time the router's clock searches;
-  a calendar-time policy has none of these (they would be ignored);
-- warning_percent is 1 to 100;
-- at most one active policy per scope (tenant, account, department,
-  priority): the router picks the oldest of equals, so a second one would
-  silently never apply. Adds for one tenant are serialised by an advisory
-  lock so two concurrent adds cannot both pass that check.
+commands; refusals raise `SettingsError`. The rules a stored policy keeps
+(scope, targets, clock, one active policy per scope) are those of
+`postdesk_runtime.sla_policies`, which the admin API applies too.
 Disabling keeps the row (timers refer to it): tickets opened afterwards, and
 tickets whose priority changes, no longer get it; running clocks carry on.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
-from postdesk_contracts.schedule import Schedule, ScheduleError
+from postdesk_runtime import sla_policies
 from postdesk_runtime.db import Sessions
-from postdesk_schema import Department, EmailAccount, SlaPolicy, Tenant, TicketPriority
-from sqlalchemy import select, text
+from postdesk_runtime.sla_policies import PRIORITIES
+from postdesk_schema import Department, EmailAccount, SlaPolicy, Tenant
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from postdesk_cli.routing_rules import (
-    MAX_MINUTES,
     SettingsError,
     account_by_address,
-    check_number,
-    check_timezone,
-    check_working_hours,
     department_by_name,
     tenant_by_slug,
 )
 
-PRIORITIES: Final = tuple(p.value for p in TicketPriority)
 DEFAULT_WARNING_PERCENT: Final = 80
-MAX_NAME_CHARS: Final = 200
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -93,126 +71,42 @@ class PolicyView:
     created_at: datetime
 
 
-def check_holidays(values: Sequence[str]) -> list[str]:
-    """Holidays as stored: valid YYYY-MM-DD dates, sorted, each once."""
-    days = set()
-    for value in values:
-        day = value.strip()
-        try:
-            if not _ISO_DATE.match(day):
-                raise ValueError(day)
-            days.add(date.fromisoformat(day))
-        except ValueError as error:
-            raise SettingsError(f"holiday {value!r} is not a date (YYYY-MM-DD)") from error
-    return [d.isoformat() for d in sorted(days)]
-
-
-def _check_targets(spec: PolicySpec) -> tuple[int | None, int | None]:
-    targets = (
-        ("first_response_minutes", spec.first_response_minutes),
-        ("resolution_minutes", spec.resolution_minutes),
-    )
-    checked = [None if v is None else check_number(n, v, 1, MAX_MINUTES) for n, v in targets]
-    if checked == [None, None]:
-        raise SettingsError(
-            "a policy needs a target: first_response_minutes, resolution_minutes or both"
-        )
-    return checked[0], checked[1]
-
-
-def _check_clock(
-    spec: PolicySpec, targets: Sequence[int | None], now: datetime
-) -> tuple[str, dict[str, Any], list[str]]:
-    """Timezone, working hours and holidays to store (see the module docstring)."""
-    if not spec.business_hours:
-        if spec.working_hours or spec.holidays or spec.timezone.strip() not in ("", "UTC"):
-            raise SettingsError(
-                "working hours, timezone and holidays count only for a business-hours policy"
-            )
-        return "UTC", {}, []
-    zone = check_timezone(spec.timezone)
-    holidays = check_holidays(spec.holidays)
-    if not spec.working_hours:
-        raise SettingsError("a business-hours policy needs working hours")
-    hours = check_working_hours(spec.working_hours, zone, holidays)
-    schedule = Schedule.parse(hours, zone, holidays)
-    for minutes in targets:
-        if minutes is None:
-            continue
-        try:
-            schedule.add(now, minutes * 60.0)
-        except ScheduleError as error:
-            raise SettingsError(
-                f"a target of {minutes} minutes does not end within a year of these"
-                f" working hours ({error})"
-            ) from error
-    return zone, hours, holidays
-
-
-async def _lock_tenant_policies(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"postdesk.sla-policies:{tenant_id}"},
-    )
+@contextmanager
+def _refusals_as_settings_errors(tenant: Tenant) -> Iterator[None]:
+    """The library's refusals as SettingsError, worded for this tenant."""
+    try:
+        yield
+    except sla_policies.ForeignScopeError as error:
+        raise SettingsError(f"{error.what} is not tenant {tenant.slug}'s") from error
+    except sla_policies.ScopeTakenError as error:
+        raise SettingsError(f"{error}; disable it first") from error
+    except sla_policies.SlaPolicyError as error:
+        raise SettingsError(str(error)) from error
 
 
 async def create_policy(
     session: AsyncSession, tenant: Tenant, spec: PolicySpec, *, now: datetime | None = None
 ) -> SlaPolicy:
-    """Add a policy of `tenant` in the caller's transaction, by the module's rules."""
-    name = spec.name.strip()
-    if not name or "\x00" in name or len(name) > MAX_NAME_CHARS:
-        raise SettingsError(f"a policy needs a name of 1 to {MAX_NAME_CHARS} characters")
-    if spec.priority is not None and spec.priority not in PRIORITIES:
-        raise SettingsError(f"priority must be one of {', '.join(PRIORITIES)}")
-    targets = _check_targets(spec)
-    warning = check_number("warning_percent", spec.warning_percent, 1, 100)
-    zone, hours, holidays = _check_clock(spec, targets, now or datetime.now(UTC))
-    account = department = None
-    if spec.account is not None:
-        account = await account_by_address(session, spec.account)
-        if account.tenant_id != tenant.id:
-            raise SettingsError(f"email account {account.address} is not tenant {tenant.slug}'s")
-    if spec.department is not None:
-        department = await department_by_name(session, tenant, spec.department)
-        if account is not None and account.department_id != department.id:
-            raise SettingsError(
-                f"email account {account.address} is not in department {department.name!r}:"
-                " the policy would never apply"
-            )
-    await _lock_tenant_policies(session, tenant.id)
-    same_scope = (
-        await session.scalars(
-            select(SlaPolicy).where(
-                col(SlaPolicy.tenant_id) == tenant.id,
-                col(SlaPolicy.is_active).is_(True),
-                col(SlaPolicy.account_id).is_not_distinct_from(account.id if account else None),
-                col(SlaPolicy.department_id).is_not_distinct_from(
-                    department.id if department else None
-                ),
-                col(SlaPolicy.priority).is_not_distinct_from(spec.priority),
-            )
+    """Add a policy of `tenant` in the caller's transaction, by the library's rules."""
+    with _refusals_as_settings_errors(tenant):
+        settings = sla_policies.check_settings(
+            sla_policies.settings_of(spec), now=now or datetime.now(UTC)
         )
-    ).first()
-    if same_scope is not None:
-        raise SettingsError(
-            f"active policy {same_scope.name!r} ({same_scope.id}) already has this scope;"
-            " disable it first"
+        account = None if spec.account is None else await account_by_address(session, spec.account)
+        department = (
+            None
+            if spec.department is None
+            else await department_by_name(session, tenant, spec.department)
         )
-    policy = SlaPolicy(
-        tenant_id=tenant.id,
-        name=name,
-        account_id=account.id if account else None,
-        department_id=department.id if department else None,
-        priority=spec.priority,
-        first_response_minutes=targets[0],
-        resolution_minutes=targets[1],
-        business_hours=spec.business_hours,
-        timezone=zone,
-        working_hours=hours,
-        holidays=holidays,
-        warning_percent=warning,
-    )
+        sla_policies.check_scope(tenant.id, account, department)
+        policy = SlaPolicy(
+            tenant_id=tenant.id,
+            account_id=account.id if account else None,
+            department_id=department.id if department else None,
+            name=settings.name,
+        )
+        sla_policies.apply_settings(policy, settings)
+        await sla_policies.refuse_second_in_scope(session, policy)
     session.add(policy)
     await session.flush()
     return policy
@@ -305,7 +199,6 @@ __all__ = [
     "PolicySpec",
     "PolicyView",
     "add_policy",
-    "check_holidays",
     "create_policy",
     "disable_policy",
     "list_policies",

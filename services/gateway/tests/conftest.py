@@ -116,8 +116,9 @@ async def seed_world(sessions: Sessions) -> World:
     B has one admin, one mailbox and one ticket.
     """
     suffix = uuid.uuid4().hex[:8]
-    tenant_a = Tenant(name="Acme", slug=f"acme-{suffix}")
-    tenant_b = Tenant(name="Globex", slug=f"globex-{suffix}")
+    # Tests number their own tickets below 100,000; the gateway's compose takes numbers above.
+    tenant_a = Tenant(name="Acme", slug=f"acme-{suffix}", next_ticket_number=100_000)
+    tenant_b = Tenant(name="Globex", slug=f"globex-{suffix}", next_ticket_number=100_000)
     world = World(suffix=suffix, tenant_a=tenant_a.id, tenant_b=tenant_b.id)
     a, b = tenant_a.id, tenant_b.id
     world.users = {

@@ -169,6 +169,12 @@ async def test_processing_log_filters(
     problem(
         await client.get("/admin/audit-log?since=2024-06-01T00:00:00", headers=auth("admin")), 400
     )
+    for unix_time in ("1717200000", "1717200000.5"):  # no date-time, though msgspec reads one
+        problem(await client.get(f"/admin/audit-log?until={unix_time}", headers=auth("admin")), 400)
+        problem(
+            await client.get(f"/admin/processing-logs?since={unix_time}", headers=auth("admin")),
+            400,
+        )
 
 
 async def test_audit_log_filters_and_pages(

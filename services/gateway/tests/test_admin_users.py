@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -302,3 +303,92 @@ async def test_deactivate_locks_the_user_out_and_never_deletes(
         await client.patch(f"/admin/users/{me}", json={"role": "member"}, headers=auth("admin")),
         422,
     )
+
+
+class TestPasswordReset:
+    async def login(self, client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+        return await client.post("/auth/login", json={"email": email, "password": password})
+
+    async def test_a_generated_password_ends_every_session_of_the_user(
+        self, client: httpx.AsyncClient, auth: Auth, sessions: Sessions
+    ) -> None:
+        """The answer holds a generated password, shown once; the user's refresh and access
+        tokens stop working, the old password too; the new one logs in; the audit row says
+        a password was generated and holds no password."""
+        created = body(
+            await client.post(
+                "/admin/users", json=new_user(password=NEW_PASSWORD), headers=auth("admin")
+            ),
+            201,
+        )
+        before = body(await self.login(client, created["email"], NEW_PASSWORD), 200)
+
+        done = body(
+            await client.post(
+                f"/admin/users/{created['id']}/password", json={}, headers=auth("admin")
+            ),
+            200,
+        )
+
+        temporary = done["temporary_password"]
+        assert done["user_id"] == created["id"]
+        assert len(temporary) >= 20
+        bearer = {"Authorization": f"Bearer {before['access_token']}"}
+        problem(await client.get("/me", headers=bearer), 401)
+        refresh = {"refresh_token": before["refresh_token"]}
+        problem(await client.post("/auth/refresh", json=refresh), 401)
+        problem(await self.login(client, created["email"], NEW_PASSWORD), 401)
+        after = body(await self.login(client, created["email"], temporary), 200)
+        me = {"Authorization": f"Bearer {after['access_token']}"}
+        assert body(await client.get("/me", headers=me), 200)["email"] == created["email"]
+        [row] = await audit_rows(sessions, created["id"], "user.password_reset")
+        assert row.detail["new"] == {"generated": True}
+        assert temporary not in str(row.detail)
+
+    async def test_an_admins_password_lifts_a_lockout(
+        self, client: httpx.AsyncClient, auth: Auth, sessions: Sessions
+    ) -> None:
+        created = body(
+            await client.post("/admin/users", json=new_user(), headers=auth("admin")), 201
+        )
+        async with sessions() as session, session.begin():
+            row = await session.get(User, uuid.UUID(created["id"]))
+            assert row is not None
+            row.failed_login_count, row.locked_until = 10, datetime.now(UTC) + timedelta(hours=1)
+        chosen = "violet-anchor-season-58"
+
+        done = body(
+            await client.post(
+                f"/admin/users/{created['id']}/password",
+                json={"password": chosen},
+                headers=auth("admin"),
+            ),
+            200,
+        )
+
+        assert done["temporary_password"] is None
+        body(await self.login(client, created["email"], chosen), 200)
+        async with sessions() as session:
+            row = await session.get(User, uuid.UUID(created["id"]))
+            assert row is not None
+            assert (row.failed_login_count, row.locked_until) == (0, None)
+
+    async def test_refusals(self, client: httpx.AsyncClient, auth: Auth, world: Any) -> None:
+        """Members 403; another tenant's user 404; yourself 422 (use /me/password); a weak
+        or short password 422 and never echoed."""
+        target = world.users["viewer"].id
+        url = f"/admin/users/{target}/password"
+        for role in ("primary", "viewer"):
+            problem(await client.post(url, json={}, headers=auth(role)), 403)
+        problem(await client.post(url, json={}, headers=auth("admin_b")), 404)
+        own = f"/admin/users/{world.users['admin'].id}/password"
+        assert "/me/password" in problem(
+            await client.post(own, json={}, headers=auth("admin")), 422
+        )
+        weak = "aaaaaaaaaaaaaaaa"
+        response = await client.post(url, json={"password": weak}, headers=auth("admin"))
+        problem(response, 422)
+        assert weak not in response.text
+        short = await client.post(url, json={"password": "Zq9#xV"}, headers=auth("admin"))
+        assert short.status_code == 400
+        assert "Zq9#xV" not in short.text

@@ -109,6 +109,7 @@ class TestAdminEndpoints:
             ({"scopes": ["tickets:delete"]}, 400),
             ({"scopes": []}, 400),
             ({"expires_at": "2020-01-01T00:00:00Z"}, 400),
+            ({"expires_at": 4102444800}, 400),  # a Unix time is no documented date-time
         ],
     )
     async def test_refused_creations(
@@ -120,7 +121,7 @@ class TestAdminEndpoints:
         status: int,
     ) -> None:
         """acts_as another tenant's or an inactive user, an unknown or no scope, a past
-        expiry: refused."""
+        expiry or one given as a number: refused."""
         body: dict[str, Any] = {
             "name": "crm",
             "scopes": overrides.get("scopes", ["tickets:read"]),

@@ -8,6 +8,7 @@ ticket.updated through the outbox, history, audit), DELETE /tickets/{id}
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import uuid
@@ -419,6 +420,34 @@ class TestMerge:
             json={"into_ticket_id": str(survivor.id)},
         )
         assert again.status_code == 409
+
+    async def test_opposite_merges_of_one_pair_at_once_merge_once(
+        self, client: httpx.AsyncClient, world: Any, auth: Auth, sessions: Sessions
+    ) -> None:
+        """Two agents merge the same pair in opposite directions at the same moment: one
+        merge happens, the other is told 409; no deadlock, no 500, no message lost."""
+        pairs = [
+            (await new_ticket(sessions, world), await new_ticket(sessions, world)) for _ in range(8)
+        ]
+        for one, two in pairs:
+            await add_messages(sessions, one, 1)
+            await add_messages(sessions, two, 1)
+
+        def merge(a: Ticket, b: Ticket) -> Any:
+            return client.post(
+                f"/tickets/{a.id}/merge", headers=auth("admin"), json={"into_ticket_id": str(b.id)}
+            )
+
+        answers = await asyncio.gather(
+            *(request for one, two in pairs for request in (merge(one, two), merge(two, one)))
+        )
+
+        for index, (one, two) in enumerate(pairs):
+            statuses = sorted(r.status_code for r in answers[2 * index : 2 * index + 2])
+            assert statuses == [200, 409], [r.text for r in answers]
+            rows = [await stored(sessions, one.id), await stored(sessions, two.id)]
+            assert sorted(r.merged_into_id is None for r in rows) == [False, True]
+            assert sorted(r.message_count for r in rows) == [0, 2]
 
     async def test_into_itself_is_422(
         self, client: httpx.AsyncClient, world: Any, auth: Auth, sessions: Sessions

@@ -4,6 +4,7 @@ temporary blob directory; `files` stores real blobs and the attachments naming t
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +66,19 @@ async def files(world: Any, sessions: Sessions, settings: GatewaySettings) -> Fi
             blob_ref=ref,
         )
 
+    png = b"\x89PNG\r\n\x1a\n logo"
+    png_ref = await blobs.put(png)
+    script_ref = await blobs.put(b"<svg onload=alert(1)>")
+    embedding = Message(
+        tenant_id=first.tenant_id,
+        ticket_id=first.ticket_id,
+        account_id=first.account_id,
+        message_id_header=f"embeds-{world.suffix}@client.test",
+        html_body=(
+            f'<p>Logo:</p><img src="{embedded(png_ref)}" alt="logo">'
+            f'<img src="{embedded(script_ref)}" alt="svg"><img src="{embedded(pdf_ref)}" alt="b">'
+        ),
+    )
     hostile = Message(
         tenant_id=first.tenant_id,
         ticket_id=first.ticket_id,
@@ -80,18 +94,31 @@ async def files(world: Any, sessions: Sessions, settings: GatewaySettings) -> Fi
         html_body="<p>B's secret</p>",
     )
     found = {
+        "lost": attachment(first, "lost.pdf", "application/pdf", "sha256:" + "0" * 64),
         "pdf": attachment(first, "Rechnung März.pdf", "application/pdf", pdf_ref),
         "html": attachment(first, "page.html", "text/html", html_ref),
         "b": attachment(b_message, "b.pdf", "application/pdf", pdf_ref),
+        "logo": attachment(embedding, "logo.png", "image/png", png_ref),
+        "svg": attachment(embedding, "x.svg", "image/svg+xml", script_ref),
     }
     async with sessions() as session, session.begin():
-        session.add_all([hostile, b_message])
+        session.add_all([hostile, b_message, embedding])
         await session.flush()
         session.add_all(found.values())
     return Files(
         attachments={k: v.id for k, v in found.items()},
-        messages={"hostile": hostile.id, "b": b_message.id, "plain": first.id},
+        messages={
+            "hostile": hostile.id,
+            "b": b_message.id,
+            "plain": first.id,
+            "embedding": embedding.id,
+        },
     )
+
+
+def embedded(ref: str) -> str:
+    """How the parser leaves an embedded image's cid: link: its attachment's digest."""
+    return "postdesk-attachment:" + ref.removeprefix("sha256:")
 
 
 async def audited(sessions: Sessions, object_id: uuid.UUID, action: str) -> list[AuditLog]:
@@ -121,6 +148,15 @@ class TestAttachmentDownload:
         assert "sandbox" in response.headers["content-security-policy"]
         [audit] = await audited(sessions, attachment_id, "attachment.downloaded")
         assert audit.detail["message_id"]
+
+    async def test_content_missing_from_storage_is_a_404_that_says_so(
+        self, client: httpx.AsyncClient, files: Files, auth: Auth, sessions: Sessions
+    ) -> None:
+        attachment_id = files.attachments["lost"]
+        response = await client.get(f"/attachments/{attachment_id}", headers=auth("viewer"))
+        assert response.status_code == 404
+        assert response.json()["detail"] == "the attachment's content is missing from storage"
+        assert await audited(sessions, attachment_id, "attachment.downloaded") == []
 
     async def test_a_type_off_the_allow_list_is_octet_stream(
         self, client: httpx.AsyncClient, files: Files, auth: Auth
@@ -164,10 +200,25 @@ class TestMessageHtml:
             assert banned not in body
         assert "data:image/png;base64,AAAA" in body
         assert response.headers["content-security-policy"] == (
-            "default-src 'none'; img-src cid: data:; style-src 'unsafe-inline'; sandbox"
+            "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
         )
         assert response.headers["x-content-type-options"] == "nosniff"
         assert len(await audited(sessions, message_id, "message.html_read")) == 1
+
+    async def test_embedded_images_come_inline_and_nothing_else_does(
+        self, client: httpx.AsyncClient, files: Files, auth: Auth
+    ) -> None:
+        """The message's own PNG is inlined as a data: URI; its SVG (a type that can run
+        script) and an image naming another message's attachment are dropped."""
+        response = await client.get(
+            f"/messages/{files.messages['embedding']}/html", headers=auth("viewer")
+        )
+        assert response.status_code == 200, response.text
+        logo = base64.b64encode(b"\x89PNG\r\n\x1a\n logo").decode()
+        assert f'<img src="data:image/png;base64,{logo}" alt="logo">' in response.text
+        assert '<img alt="svg">' in response.text
+        assert '<img alt="b">' in response.text
+        assert "postdesk-attachment" not in response.text
 
     async def test_a_message_without_html_is_404(
         self, client: httpx.AsyncClient, files: Files, auth: Auth

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from postdesk_gateway import inbox_search
 from postdesk_runtime import Sessions
 from postdesk_schema import (
     AccountKind,
@@ -276,8 +277,29 @@ class TestFilters:
         )
         assert by_activity == ids(world, "support_2")
 
+    @pytest.mark.parametrize(
+        "value", ["47880943143", "2025-01-01", "2025-01-01T00:00:00", "2025-13-45T00:00:00Z"]
+    )
+    async def test_date_range_refuses_what_is_no_dated_time(
+        self, client: httpx.AsyncClient, auth: Auth, value: str
+    ) -> None:
+        """A Unix time, a bare date, a time without offset or an impossible one is a 400."""
+        for name in ("since", "until"):
+            response = await client.get("/tickets", headers=auth("primary"), params={name: value})
+            assert response.status_code == 400, response.text
+            assert response.headers["content-type"].startswith("application/problem+json")
+
 
 class TestSearch:
+    @pytest.fixture(autouse=True, params=["ids", "member ids", "walk"])
+    def strategy(self, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Each search every way (inbox_search): ids from the GIN indexes (a rare term), ids
+        among a member's mailboxes (rare there; an admin walks), and the list's order
+        checked ticket by ticket (a common term)."""
+        rare, narrow = {"ids": (10**9, 0), "member ids": (0, 10**9), "walk": (0, 0)}[request.param]
+        monkeypatch.setattr(inbox_search, "RARE_TERM_MESSAGES", rare)
+        monkeypatch.setattr(inbox_search, "NARROW_TERM_MESSAGES", narrow)
+
     async def test_finds_a_word_of_a_message_body(
         self, client: httpx.AsyncClient, world: Any, inbox: Inbox, auth: Auth
     ) -> None:

@@ -224,6 +224,16 @@ class TestReading:
         )
         assert_problem(response, 400)
 
+    @pytest.mark.parametrize("before", [38.0, 1735689600, "1735689600"])
+    async def test_read_all_refuses_a_number_for_a_time(
+        self, client: httpx.AsyncClient, auth: Auth, before: object
+    ) -> None:
+        """A Unix time is no documented date-time: 400, not a cut-off somewhere in 1970."""
+        response = await client.post(
+            "/notifications/read-all", headers=auth("primary"), json={"before": before}
+        )
+        assert_problem(response, 400)
+
 
 class TestPreferences:
     async def test_defaults_then_a_round_trip(

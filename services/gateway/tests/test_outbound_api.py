@@ -16,9 +16,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from postdesk_contracts.api_ticket_live import TICKET_EVENTS_CHANNEL, TicketChangeNotice
 from postdesk_contracts.envelope import derived_event_id
+from postdesk_gateway.live import asyncpg_dsn
 from postdesk_runtime import Sessions
 from postdesk_schema import (
     AuditLog,
@@ -558,6 +561,40 @@ class TestUndo:
         assert status in body["detail"]
         assert "Retry-After" not in response.headers
         assert await row_status(sessions, outbound_id) == status
+
+    async def test_undo_tells_the_tickets_live_streams(
+        self,
+        client: httpx.AsyncClient,
+        world: Any,
+        auth: Auth,
+        sessions: Sessions,
+        future: datetime,
+        database_url: str,
+    ) -> None:
+        """Open ticket views learn on commit that the reply was undone (the ticket channel
+        every gateway replica listens on)."""
+        ticket = await new_ticket(sessions, world)
+        outbound_id = await record_row(
+            sessions, ticket, world.users["primary"].id, next_attempt_at=future
+        )
+        heard: asyncio.Queue[str] = asyncio.Queue()
+        listener = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await listener.add_listener(
+                TICKET_EVENTS_CHANNEL, lambda *args: heard.put_nowait(args[3])
+            )
+            response = await client.post(f"/outbound/{outbound_id}/cancel", headers=auth("primary"))
+            assert response.status_code == 200, response.text
+            notice = TicketChangeNotice.model_validate_json(
+                await asyncio.wait_for(heard.get(), timeout=5)
+            )
+        finally:
+            await listener.close()
+        assert (notice.tenant_id, notice.ticket_id, notice.change) == (
+            world.tenant_a,
+            ticket.id,
+            "reply_undone",
+        )
 
     async def test_a_scheduled_mail_whose_time_has_come_is_not_undone(
         self, client: httpx.AsyncClient, world: Any, auth: Auth, sessions: Sessions

@@ -68,9 +68,9 @@ class TestSanitize:
         """A source that already carries the internal markers is dropped, not rewritten."""
         result = sanitize_html(
             '<img src="postdesk-blocked:https://x.example/a.gif">'
-            '<img src="postdesk-attachment:ab12">'
+            '<img src="postdesk-attachment:ab12"><a href="postdesk-attachment:ab12">x</a>'
         )
-        assert result.html == "<img><img>"
+        assert result.html == '<img><img><a rel="noopener noreferrer nofollow">x</a>'
 
     def test_keeps_layout_and_safe_style(self) -> None:
         """Tables, inline data images and harmless style properties survive."""

@@ -16,7 +16,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+from postdesk_contracts import api_examples as ex
 
 MAX_REPLY_CHARS = 200_000
 MAX_REPLY_HTML_CHARS = 1_000_000
@@ -36,8 +45,33 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+DATE_TIME_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def require_date_time_text(value: object) -> object:
+    """`value` if it is a datetime or reads like an RFC 3339 date-time; a number, or text of
+    one, is refused: pydantic and msgspec would take it for a Unix time, which the API does
+    not document (and a typo would silently become some date in 1970)."""
+    if isinstance(value, datetime) or (isinstance(value, str) and DATE_TIME_SHAPE.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time with its offset, e.g. 2026-11-25T10:02:44Z")
+
+
+# A date-time with its offset, given in a request as RFC 3339 text.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(require_date_time_text)]
+
+
 class Problem(ApiModel):
     """Every error response: `application/problem+json`."""
+
+    model_config = ex.example_config(
+        {
+            "type": "about:blank",
+            "title": "Not Found",
+            "status": 404,
+            "detail": f"no ticket {ex.TICKET_ID} that you can see",
+        }
+    )
 
     type: str = Field(default="about:blank", description="URI identifying the problem type")
     title: str = Field(description="short summary of the problem type")
@@ -51,13 +85,23 @@ class Problem(ApiModel):
 class LoginRequest(ApiModel):
     """Credentials; never echoed back, not even in validation errors."""
 
-    model_config = ApiModel.model_config | {"hide_input_in_errors": True}
+    model_config = (
+        ApiModel.model_config
+        | {"hide_input_in_errors": True}
+        | ex.example_config(
+            {"email": "ana.lima@acme.example", "password": "correct horse battery staple"}
+        )
+    )
 
     email: str = Field(min_length=3, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
 
 
 class TokenResponse(ApiModel):
+    model_config = ex.example_config(
+        {"access_token": ex.ACCESS_TOKEN, "token_type": "bearer", "expires_in": 900}
+    )
+
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105  # the OAuth 2 token type, not a secret
     expires_in: int = Field(description="seconds until the access token expires")
@@ -69,6 +113,20 @@ class AccountAccess(ApiModel):
     `role` is the user's assignment role (None for a tenant admin without an
     assignment); the rights are effective rights: a tenant admin holds all.
     """
+
+    model_config = ex.example_config(
+        {
+            "account_id": ex.SUPPORT_ACCOUNT_ID,
+            "address": "support@acme.example",
+            "display_name": "Acme Support",
+            "kind": "shared",
+            "role": "primary",
+            "can_send": True,
+            "can_receive": True,
+            "can_delete": True,
+            "can_assign_others": False,
+        }
+    )
 
     account_id: uuid.UUID
     address: str
@@ -82,6 +140,18 @@ class AccountAccess(ApiModel):
 
 
 class Me(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": ex.AGENT_ID,
+            "email": "ana.lima@acme.example",
+            "full_name": "Ana Lima",
+            "role": "member",
+            "tenant_id": ex.TENANT_ID,
+            "department_id": ex.DEPARTMENT_ID,
+            "accounts": [ex.example_of(AccountAccess)],
+        }
+    )
+
     id: uuid.UUID
     email: str
     full_name: str
@@ -92,12 +162,25 @@ class Me(ApiModel):
 
 
 class EmailAddress(ApiModel):
+    model_config = ex.example_config({"name": ex.CUSTOMER_NAME, "email": ex.CUSTOMER_EMAIL})
+
     name: str = ""
     email: str
 
 
 class AttachmentInfo(ApiModel):
     """Attachment metadata; the content is fetched separately."""
+
+    model_config = ex.example_config(
+        {
+            "id": ex.ATTACHMENT_ID,
+            "filename": "invoice-2026-11.pdf",
+            "content_type": "application/pdf",
+            "size": 48213,
+            "inline": False,
+            "content_id": None,
+        }
+    )
 
     id: uuid.UUID
     filename: str
@@ -108,7 +191,29 @@ class AttachmentInfo(ApiModel):
 
 
 class MessageView(ApiModel):
-    model_config = ApiModel.model_config | {"populate_by_name": True}
+    model_config = (
+        ApiModel.model_config
+        | {"populate_by_name": True}
+        | ex.example_config(
+            {
+                "id": ex.MESSAGE_ID,
+                "direction": "inbound",
+                "from": ex.example_of(EmailAddress),
+                "to": [{"name": "Acme Support", "email": "support@acme.example"}],
+                "cc": [],
+                "subject": "Invoice 2026-11 charged twice",
+                "text_body": "Hello, my card was charged twice for invoice 2026-11. "
+                "Could you refund one of the charges? Jordan",
+                "html_body": None,
+                "match_rule": "new-ticket",
+                "outbound_id": None,
+                "delivery_status": "",
+                "delivery_failure": "",
+                "created_at": ex.CREATED_AT,
+                "attachments": [ex.example_of(AttachmentInfo)],
+            }
+        )
+    )
 
     id: uuid.UUID
     direction: str = Field(description="inbound or outbound")
@@ -131,6 +236,25 @@ class MessageView(ApiModel):
 
 
 class TicketSummary(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": ex.TICKET_ID,
+            "number": ex.TICKET_NUMBER,
+            "subject": "Invoice 2026-11 charged twice",
+            "status": "open",
+            "priority": "high",
+            "account_id": ex.SUPPORT_ACCOUNT_ID,
+            "department_id": ex.DEPARTMENT_ID,
+            "customer_email": ex.CUSTOMER_EMAIL,
+            "customer_name": ex.CUSTOMER_NAME,
+            "assignee_id": ex.AGENT_ID,
+            "message_count": 2,
+            "tags": ["billing", "refund"],
+            "created_at": ex.CREATED_AT,
+            "last_message_at": ex.REPLIED_AT,
+        }
+    )
+
     id: uuid.UUID
     number: int
     subject: str
@@ -150,6 +274,19 @@ class TicketSummary(ApiModel):
 class SlaClockView(ApiModel):
     """One SLA target's clock on the ticket."""
 
+    model_config = ex.example_config(
+        {
+            "target": "resolution",
+            "state": "running",
+            "due_at": "2026-11-25T08:15:02Z",
+            "warn_at": "2026-11-25T03:27:02Z",
+            "remaining_seconds": None,
+            "warned_at": None,
+            "breached_at": None,
+            "stopped_at": None,
+        }
+    )
+
     target: str = Field(description="first_response or resolution")
     state: str = Field(description="running, paused (pending on the customer) or stopped")
     due_at: datetime
@@ -163,6 +300,45 @@ class SlaClockView(ApiModel):
 
 
 class TicketDetail(TicketSummary):
+    model_config = ex.example_config(
+        ex.example_of(TicketSummary)
+        | {
+            "first_responded_at": ex.REPLIED_AT,
+            "resolved_at": None,
+            "closed_at": None,
+            "assignment_rule": "primary",
+            "linked_ticket_id": None,
+            "merged_into_id": None,
+            "reopened_count": 0,
+            "response_minutes": 85,
+            "resolution_minutes": None,
+            "sla": [
+                {
+                    "target": "first_response",
+                    "state": "stopped",
+                    "due_at": "2026-11-24T12:15:02Z",
+                    "warn_at": "2026-11-24T11:27:02Z",
+                    "stopped_at": ex.REPLIED_AT,
+                },
+                ex.example_of(SlaClockView),
+            ],
+            "messages": [
+                ex.example_of(MessageView),
+                {
+                    "id": ex.REPLY_MESSAGE_ID,
+                    "direction": "outbound",
+                    "from": {"name": "Acme Support", "email": "support@acme.example"},
+                    "to": [ex.example_of(EmailAddress)],
+                    "subject": "Re: [#1042] Invoice 2026-11 charged twice",
+                    "text_body": "Hi Jordan, we refunded the second charge today. Ana",
+                    "outbound_id": ex.OUTBOUND_ID,
+                    "delivery_status": "requested",
+                    "created_at": ex.REPLIED_AT,
+                },
+            ],
+        }
+    )
+
     first_responded_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
@@ -183,6 +359,10 @@ class TicketDetail(TicketSummary):
 
 
 class TicketPage(ApiModel):
+    model_config = ex.example_config(
+        {"items": [ex.example_of(TicketSummary)], "next_cursor": ex.CURSOR}
+    )
+
     items: list[TicketSummary]
     next_cursor: str | None = Field(
         default=None, description="pass as `cursor` for the next page; None on the last page"
@@ -192,6 +372,25 @@ class TicketPage(ApiModel):
 class NotificationView(ApiModel):
     """Something to hear about. Events of one kind on one ticket close together fold into
     one notification: `event_count` says how many, `updated_at` when the last one came."""
+
+    model_config = ex.example_config(
+        {
+            "id": "8f7e6d5c-4b3a-4291-8e0f-a1b2c3d4e5f6",
+            "kind": "customer_reply",
+            "ticket_id": ex.TICKET_ID,
+            "title": f"New reply on #1042 from {ex.CUSTOMER_EMAIL}: Invoice 2026-11 charged twice",
+            "body": f"From {ex.CUSTOMER_EMAIL}",
+            "read_at": None,
+            "created_at": "2026-11-25T10:02:44Z",
+            "actor_id": None,
+            "event_count": 1,
+            "data": {
+                "ticket_number": ex.TICKET_NUMBER,
+                "message_id": "7f6e5d4c-3b2a-4918-8a7b-6c5d4e3f2a10",
+            },
+            "updated_at": "2026-11-25T10:02:44Z",
+        }
+    )
 
     id: uuid.UUID
     kind: str = Field(
@@ -209,6 +408,10 @@ class NotificationView(ApiModel):
 
 
 class NotificationList(ApiModel):
+    model_config = ex.example_config(
+        {"items": [ex.example_of(NotificationView)], "next_cursor": None}
+    )
+
     items: list[NotificationView] = Field(description="latest change first")
     next_cursor: str | None = Field(
         default=None, description="pass as `cursor` for the next page; None on the last page"
@@ -216,6 +419,8 @@ class NotificationList(ApiModel):
 
 
 class NotificationUnreadCount(ApiModel):
+    model_config = ex.example_config({"unread": 3})
+
     unread: int
 
 
@@ -224,18 +429,38 @@ class NotificationsReadRequest(ApiModel):
     `before` (send the `updated_at` of the newest one you showed, so a later one stays
     unread)."""
 
-    model_config = ApiModel.model_config | {"extra": "forbid"}
+    model_config = (
+        ApiModel.model_config
+        | {"extra": "forbid"}
+        | ex.example_config({"before": "2026-11-25T10:02:44Z"})
+    )
 
-    before: AwareDatetime | None = None
+    before: Timestamp | None = None
 
 
 class NotificationsReadResult(ApiModel):
+    model_config = ex.example_config({"marked": 3})
+
     marked: int = Field(description="how many notifications this marked read")
 
 
 class NotificationPreferences(ApiModel):
     """What you hear about, and where: every kind with its channels, as they apply to you
     (your choice, or the default where you made none)."""
+
+    model_config = ex.example_config(
+        {
+            "preferences": {
+                "new_ticket": {"in_app": True, "email": False},
+                "customer_reply": {"in_app": True, "email": True},
+                "mention": {"in_app": True, "email": True},
+                "assigned": {"in_app": True, "email": True},
+                "sla_warning": {"in_app": True, "email": False},
+                "sla_breached": {"in_app": True, "email": True},
+                "digest": {"in_app": False, "email": True},
+            }
+        }
+    )
 
     preferences: dict[str, dict[str, bool]] = Field(
         description='{"<kind>": {"in_app": bool, "email": bool}}'
@@ -245,6 +470,10 @@ class NotificationPreferences(ApiModel):
 class NotificationPreferencesUpdate(ApiModel):
     """Your choices, replacing the ones stored: `{"<kind>": {"in_app": bool, "email":
     bool}}`; a kind or channel left out takes its default. The digest is email only."""
+
+    model_config = ex.example_config(
+        {"preferences": {"customer_reply": {"email": False}, "digest": {"email": True}}}
+    )
 
     preferences: dict[str, Any]
 
@@ -257,6 +486,10 @@ class NoteRequest(ApiModel):
     login's local part, `@ana`, or the whole login, `@ana@acme.example`) notify those users;
     a handle that names nobody is plain text."""
 
+    model_config = ex.example_config(
+        {"body": "@ben can you check the payment provider for the duplicate charge?"}
+    )
+
     body: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
 
     @field_validator("body")
@@ -268,6 +501,17 @@ class NoteRequest(ApiModel):
 
 
 class NoteView(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": "3e2d1c0b-9a8f-4e7d-a6c5-b4a3928170f6",
+            "ticket_id": ex.TICKET_ID,
+            "author_id": ex.AGENT_ID,
+            "body": "@ben can you check the payment provider for the duplicate charge?",
+            "mentioned_user_ids": [ex.COLLEAGUE_ID],
+            "created_at": "2026-11-24T09:05:30Z",
+        }
+    )
+
     id: uuid.UUID
     ticket_id: uuid.UUID = Field(
         description="the ticket the note was written on: this one or one merged into it"
@@ -279,6 +523,8 @@ class NoteView(ApiModel):
 
 
 class NoteList(ApiModel):
+    model_config = ex.example_config({"items": [ex.example_of(NoteView)]})
+
     items: list[NoteView] = Field(description="oldest first")
 
 
@@ -289,12 +535,20 @@ class DepartmentManagersUpdate(ApiModel):
     """The department's managers (they hear about its SLA warnings and breaches), replacing
     the current ones: active users of the tenant."""
 
-    model_config = ApiModel.model_config | {"extra": "forbid"}
+    model_config = (
+        ApiModel.model_config
+        | {"extra": "forbid"}
+        | ex.example_config({"user_ids": [ex.ADMIN_ID, ex.COLLEAGUE_ID]})
+    )
 
     user_ids: list[uuid.UUID] = Field(max_length=MAX_DEPARTMENT_MANAGERS)
 
 
 class DepartmentManagers(ApiModel):
+    model_config = ex.example_config(
+        {"department_id": ex.DEPARTMENT_ID, "user_ids": [ex.ADMIN_ID, ex.COLLEAGUE_ID]}
+    )
+
     department_id: uuid.UUID
     user_ids: list[uuid.UUID]
 
@@ -305,6 +559,8 @@ class Recipient(ApiModel):
     Control characters (line breaks among them) are refused in both fields:
     they could start a header of their own.
     """
+
+    model_config = ex.example_config({"name": "Priya Nair", "email": "priya.nair@globex.example"})
 
     name: str = Field(default="", max_length=MAX_RECIPIENT_NAME_CHARS)
     email: str = Field(min_length=3, max_length=320)
@@ -336,11 +592,23 @@ class ReplyRequest(ApiModel):
     window. Send an `Idempotency-Key` header to make a retried request safe.
     """
 
+    model_config = ex.example_config(
+        {
+            "text": "Hi Jordan,\n\nsorry about that: we refunded the second charge today. "
+            "It shows on your statement within five days.\n\nAna",
+            "html": "<p>Hi Jordan,</p><p>sorry about that: we refunded the second charge today. "
+            "It shows on your statement within five days.</p><p>Ana</p>",
+            "cc": [ex.example_of(Recipient)],
+            "bcc": [],
+            "attachments": [],
+        }
+    )
+
     text: str = Field(min_length=1, max_length=MAX_REPLY_CHARS)
     html: str | None = Field(default=None, max_length=MAX_REPLY_HTML_CHARS)
     cc: list[Recipient] = Field(default_factory=list, max_length=MAX_EXTRA_RECIPIENTS)
     bcc: list[Recipient] = Field(default_factory=list, max_length=MAX_EXTRA_RECIPIENTS)
-    send_at: AwareDatetime | None = Field(default=None, description="scheduled send time")
+    send_at: Timestamp | None = Field(default=None, description="scheduled send time")
     attachments: list[UploadId] = Field(
         default_factory=list,
         max_length=MAX_ATTACHMENTS,
@@ -349,6 +617,14 @@ class ReplyRequest(ApiModel):
 
 
 class ReplyAccepted(ApiModel):
+    model_config = ex.example_config(
+        {
+            "outbound_id": ex.OUTBOUND_ID,
+            "send_at": "2026-11-24T09:40:41Z",
+            "undo_url": f"/outbound/{ex.OUTBOUND_ID}/cancel",
+        }
+    )
+
     outbound_id: uuid.UUID = Field(description="follow the reply through mail.sent / mail.failed")
     send_at: datetime | None = Field(
         default=None, description="when the mail goes out: it can be undone until then"
@@ -364,6 +640,18 @@ class ComposeRequest(ApiModel):
     `send_at` and the `Idempotency-Key` header work as for a reply.
     """
 
+    model_config = ex.example_config(
+        {
+            "account_id": ex.SUPPORT_ACCOUNT_ID,
+            "to": [ex.example_of(EmailAddress)],
+            "cc": [],
+            "bcc": [],
+            "subject": "Your refund for invoice 2026-11",
+            "text": "Hi Jordan,\n\nwe refunded the duplicate charge on invoice 2026-11.\n\nAna",
+            "attachments": [],
+        }
+    )
+
     account_id: uuid.UUID = Field(description="the mailbox the mail is sent from")
     to: list[Recipient] = Field(min_length=1, max_length=MAX_EXTRA_RECIPIENTS)
     cc: list[Recipient] = Field(default_factory=list, max_length=MAX_EXTRA_RECIPIENTS)
@@ -371,7 +659,7 @@ class ComposeRequest(ApiModel):
     subject: str = Field(min_length=1, max_length=MAX_SUBJECT_CHARS)
     text: str = Field(min_length=1, max_length=MAX_REPLY_CHARS)
     html: str | None = Field(default=None, max_length=MAX_REPLY_HTML_CHARS)
-    send_at: AwareDatetime | None = Field(default=None, description="scheduled send time")
+    send_at: Timestamp | None = Field(default=None, description="scheduled send time")
     attachments: list[UploadId] = Field(
         default_factory=list,
         max_length=MAX_ATTACHMENTS,
@@ -391,6 +679,10 @@ class ComposeRequest(ApiModel):
 class ComposeAccepted(ReplyAccepted):
     """The ticket the mail opened (there at once) and the queued mail."""
 
+    model_config = ex.example_config(
+        ex.example_of(ReplyAccepted) | {"ticket_id": ex.OTHER_TICKET_ID, "number": 1043}
+    )
+
     ticket_id: uuid.UUID
     number: int = Field(description="the ticket's number, the [#n] of its subject tag")
 
@@ -406,19 +698,32 @@ class TicketUpdate(ApiModel):
     a change it sent was applied.
     """
 
-    model_config = ApiModel.model_config | {"extra": "forbid"}
+    model_config = (
+        ApiModel.model_config
+        | {"extra": "forbid"}
+        | ex.example_config({"status": "pending", "priority": "high"})
+    )
 
     status: TicketStatusValue | None = None
     priority: TicketPriorityValue | None = None
 
 
 class TicketFieldChange(ApiModel):
+    model_config = ex.example_config({"field": "status", "old": "open", "new": "pending"})
+
     field: str
     old: str | None = None
     new: str | None = None
 
 
 class TicketUpdateResult(ApiModel):
+    model_config = ex.example_config(
+        {
+            "ticket": ex.example_of(TicketSummary) | {"status": "pending"},
+            "changes": [ex.example_of(TicketFieldChange)],
+        }
+    )
+
     ticket: TicketSummary = Field(description="the ticket after the change")
     changes: list[TicketFieldChange] = Field(
         default_factory=list, description="what changed; empty when nothing did"
@@ -428,6 +733,20 @@ class TicketUpdateResult(ApiModel):
 class TicketHistoryEntry(ApiModel):
     """One decision or action on a ticket: which rule matched a message (or why none
     did), which rule assigned it, reopenings, automatic mail, SLA, agent changes."""
+
+    model_config = ex.example_config(
+        {
+            "id": "b7a69584-7362-4514-8e0f-1a2b3c4d5e6f",
+            "ticket_id": ex.TICKET_ID,
+            "kind": "assigned",
+            "rule": "primary",
+            "detail": "the primary of support@acme.example",
+            "message_id": ex.MESSAGE_ID,
+            "actor_user_id": None,
+            "event_id": ex.EVENT_ID,
+            "created_at": "2026-11-24T08:15:03Z",
+        }
+    )
 
     id: uuid.UUID
     ticket_id: uuid.UUID = Field(
@@ -445,11 +764,30 @@ class TicketHistoryEntry(ApiModel):
 
 
 class TicketHistoryList(ApiModel):
+    model_config = ex.example_config(
+        {
+            "items": [
+                {
+                    "id": "a6958473-6251-4403-9d8c-7b6a5f4e3d2c",
+                    "ticket_id": ex.TICKET_ID,
+                    "kind": "matched",
+                    "rule": "new-ticket",
+                    "detail": "no earlier ticket matched",
+                    "message_id": ex.MESSAGE_ID,
+                    "created_at": ex.CREATED_AT,
+                },
+                ex.example_of(TicketHistoryEntry),
+            ]
+        }
+    )
+
     items: list[TicketHistoryEntry] = Field(description="oldest first")
 
 
 class OutboundCancelResult(ApiModel):
     """An outbound mail undone before it was sent."""
+
+    model_config = ex.example_config({"outbound_id": ex.OUTBOUND_ID, "status": "cancelled"})
 
     outbound_id: uuid.UUID
     status: Literal["cancelled"] = "cancelled"
@@ -458,6 +796,8 @@ class OutboundCancelResult(ApiModel):
 class SmtpTestRequest(ApiModel):
     """Which SMTP settings to test: those `account_id`'s mail goes through (its override,
     else the tenant default), or the tenant default when it is left out."""
+
+    model_config = ex.example_config({"account_id": ex.SUPPORT_ACCOUNT_ID})
 
     account_id: uuid.UUID | None = None
 
@@ -469,6 +809,17 @@ class SmtpTestResult(ApiModel):
     worked; settings when the stored settings cannot be used) and `reason`
     says why, in words for an admin (with the server's reply when it sent one).
     """
+
+    model_config = ex.example_config(
+        {
+            "ok": True,
+            "stage": "done",
+            "reason": "the server accepted the login and the sender",
+            "outcome": "sent",
+            "server": "smtp.acme.example:587 (starttls)",
+            "sender": "support@acme.example",
+        }
+    )
 
     ok: bool
     stage: str
@@ -486,6 +837,16 @@ class UploadResult(ApiModel):
     `upload_id` is an opaque sealed token, valid for 24 hours and only for
     the user who uploaded it.
     """
+
+    model_config = ex.example_config(
+        {
+            "upload_id": "v1.gAAAAABnRkX2c2VhbGVkLXVwbG9hZC10b2tlbg",
+            "filename": "refund-confirmation.pdf",
+            "content_type": "application/pdf",
+            "size": 48213,
+            "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        }
+    )
 
     upload_id: str
     filename: str = Field(description="the sanitised file name the mail will carry")

@@ -11,9 +11,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from postdesk_contracts.api import ApiModel, TokenResponse
+from postdesk_contracts import api_examples as ex
+from postdesk_contracts.api import ApiModel, Timestamp, TokenResponse
 
 MIN_PASSWORD_CHARS: Final = 12
 MAX_PASSWORD_CHARS: Final = 1024
@@ -39,6 +40,16 @@ class SessionTokens(TokenResponse):
     Each refresh token works once: `POST /auth/refresh` answers a new pair, and presenting
     a used token again ends the whole session (it was copied)."""
 
+    model_config = ex.example_config(
+        {
+            "access_token": ex.ACCESS_TOKEN,
+            "token_type": "bearer",
+            "expires_in": 900,
+            "refresh_token": "Zr0u8dKq3vN1x7YbT2mP5sWc9hLf4gJa6eRiQ0oUyBk",
+            "refresh_expires_in": 2592000,
+        }
+    )
+
     refresh_token: str
     refresh_expires_in: int = Field(description="seconds until the refresh token expires")
 
@@ -46,7 +57,11 @@ class SessionTokens(TokenResponse):
 class RefreshRequest(ApiModel):
     """The refresh token of a session; never echoed back, not even in validation errors."""
 
-    model_config = ApiModel.model_config | {"hide_input_in_errors": True}
+    model_config = (
+        ApiModel.model_config
+        | {"hide_input_in_errors": True}
+        | ex.example_config({"refresh_token": "Zr0u8dKq3vN1x7YbT2mP5sWc9hLf4gJa6eRiQ0oUyBk"})
+    )
 
     refresh_token: str = Field(min_length=1, max_length=MAX_REFRESH_TOKEN_CHARS)
 
@@ -55,7 +70,16 @@ class PasswordChange(ApiModel):
     """The current password and a new one (at least 12 characters, not the current one, not
     the login's name part); never echoed back."""
 
-    model_config = ApiModel.model_config | {"hide_input_in_errors": True}
+    model_config = (
+        ApiModel.model_config
+        | {"hide_input_in_errors": True}
+        | ex.example_config(
+            {
+                "current_password": "correct horse battery staple",
+                "new_password": "purple-otter-harbour-42",
+            }
+        )
+    )
 
     current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
     new_password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)
@@ -66,16 +90,42 @@ class ApiTokenCreate(ApiModel):
     tenant: it sees what they see), limited to `scopes`; `expires_at`, when given, must be
     in the future."""
 
-    model_config = ApiModel.model_config | {"extra": "forbid"}
+    model_config = (
+        ApiModel.model_config
+        | {"extra": "forbid"}
+        | ex.example_config(
+            {
+                "name": "CRM sync",
+                "scopes": ["tickets:read", "tickets:write"],
+                "acts_as_user_id": ex.COLLEAGUE_ID,
+                "expires_at": "2030-12-31T23:59:59Z",
+            }
+        )
+    )
 
     name: str = Field(min_length=1, max_length=MAX_API_TOKEN_NAME_CHARS)
     scopes: list[ApiScope] = Field(min_length=1, max_length=len(ApiScope))
     acts_as_user_id: uuid.UUID
-    expires_at: AwareDatetime | None = None
+    expires_at: Timestamp | None = None
 
 
 class ApiTokenView(ApiModel):
     """An API token as admins see it: never the token, only its first characters."""
+
+    model_config = ex.example_config(
+        {
+            "id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+            "name": "CRM sync",
+            "prefix": "pdk_3Fq9xK2m",
+            "scopes": ["tickets:read", "tickets:write"],
+            "acts_as_user_id": ex.COLLEAGUE_ID,
+            "created_by": ex.ADMIN_ID,
+            "created_at": "2026-11-03T11:00:00Z",
+            "last_used_at": "2026-11-25T14:07:00Z",
+            "expires_at": "2030-12-31T23:59:59Z",
+            "revoked_at": None,
+        }
+    )
 
     id: uuid.UUID
     name: str
@@ -86,10 +136,16 @@ class ApiTokenView(ApiModel):
     created_at: datetime
     last_used_at: datetime | None = Field(description="to the minute")
     expires_at: datetime | None
-    revoked_at: datetime | None
+    revoked_at: datetime | None = Field(
+        default=None, description="when it was revoked; null while it works"
+    )
 
 
 class ApiTokenCreated(ApiTokenView):
     """The new token, shown this once: send it as `Authorization: Bearer pdk_...`."""
+
+    model_config = ex.example_config(
+        ex.example_of(ApiTokenView) | {"token": "pdk_3Fq9xK2mVb7LwR4tN8cY1hJ6sD0gE5uAqZ"}
+    )
 
     token: str

@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 
 from pydantic import Field, model_validator
 
+from postdesk_contracts import api_examples as ex
 from postdesk_contracts.api import ApiModel
 
 # The router's department strategies (postdesk_router.assignment.Strategy). Copied, not
@@ -68,6 +69,20 @@ class UserCreate(_Request):
     """A new user of the tenant. Without `password` an initial one is generated and returned
     once. With `company_email` their personal mailbox is created too, with them as primary."""
 
+    model_config = ex.example_config(
+        {
+            "email": "ben.okafor@acme.example",
+            "full_name": "Ben Okafor",
+            "role": "member",
+            "department_id": ex.DEPARTMENT_ID,
+            "job_title": "Support engineer",
+            "email_signature": "Ben Okafor\nAcme Support",
+            "timezone": "Europe/Berlin",
+            "working_hours": ex.OFFICE_HOURS,
+            "company_email": "ben@acme.example",
+        }
+    )
+
     email: str = Field(pattern=_EMAIL_PATTERN, max_length=320, description="the login")
     full_name: str = Field(min_length=1, max_length=200)
     password: str | None = Field(default=None, min_length=MIN_PASSWORD_CHARS, max_length=1024)
@@ -84,6 +99,10 @@ class UserCreate(_Request):
 class UserUpdate(_Request):
     """Changes to a user; omitted fields stay as they are. `department_id` null clears it."""
 
+    model_config = ex.example_config(
+        {"job_title": "Senior support engineer", "department_id": ex.DEPARTMENT_ID}
+    )
+
     full_name: str | None = Field(default=None, min_length=1, max_length=200)
     role: TenantRoleName | None = None
     department_id: uuid.UUID | None = None
@@ -96,6 +115,24 @@ class UserUpdate(_Request):
 
 
 class UserView(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": ex.COLLEAGUE_ID,
+            "email": "ben.okafor@acme.example",
+            "full_name": "Ben Okafor",
+            "role": "member",
+            "department_id": ex.DEPARTMENT_ID,
+            "job_title": "Support engineer",
+            "email_signature": "Ben Okafor\nAcme Support",
+            "timezone": "Europe/Berlin",
+            "working_hours": ex.OFFICE_HOURS,
+            "notification_preferences": {},
+            "company_email": "ben@acme.example",
+            "is_active": True,
+            "created_at": "2026-11-02T10:00:00Z",
+        }
+    )
+
     id: uuid.UUID
     email: str
     full_name: str
@@ -112,6 +149,14 @@ class UserView(ApiModel):
 
 
 class UserCreated(UserView):
+    model_config = ex.example_config(
+        ex.example_of(UserView)
+        | {
+            "initial_password": "tR7qLm2vX9kdPw4zJ8nB5cYh",
+            "personal_account_id": ex.PERSONAL_ACCOUNT_ID,
+        }
+    )
+
     initial_password: str | None = Field(
         default=None, description="the generated password when none was given; shown only now"
     )
@@ -120,7 +165,33 @@ class UserCreated(UserView):
     )
 
 
+class PasswordReset(_Request):
+    """A new password for a user who lost theirs. Without `password` one is generated and
+    returned once. Either way every session of the user ends and a lockout is lifted."""
+
+    model_config = (
+        _Request.model_config
+        | {"hide_input_in_errors": True}
+        | ex.example_config({"password": "saffron-kettle-meadow-73"})
+    )
+
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_CHARS, max_length=1024)
+
+
+class PasswordResetDone(ApiModel):
+    model_config = ex.example_config(
+        {"user_id": ex.AGENT_ID, "temporary_password": "tR7qLm2vX9kdPw4zJ8nB5cYh"}
+    )
+
+    user_id: uuid.UUID
+    temporary_password: str | None = Field(
+        default=None, description="the generated password when none was given; shown only now"
+    )
+
+
 class UserList(_Page):
+    model_config = ex.example_config({"items": [ex.example_of(UserView)], "next_cursor": None})
+
     items: list[UserView] = Field(description="newest first")
 
 
@@ -128,18 +199,38 @@ class UserList(_Page):
 
 
 class DepartmentCreate(_Request):
+    model_config = ex.example_config(
+        {
+            "name": "Billing",
+            "description": "Invoices, refunds and payment questions",
+            "routing_strategy": "round_robin",
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     routing_strategy: RoutingStrategy = "primary"
 
 
 class DepartmentUpdate(_Request):
+    model_config = ex.example_config({"routing_strategy": "least_open"})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     routing_strategy: RoutingStrategy | None = None
 
 
 class DepartmentView(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": ex.DEPARTMENT_ID,
+            "name": "Billing",
+            "description": "Invoices, refunds and payment questions",
+            "routing_strategy": "round_robin",
+            "created_at": "2026-10-01T09:00:00Z",
+        }
+    )
+
     id: uuid.UUID
     name: str
     description: str
@@ -148,6 +239,8 @@ class DepartmentView(ApiModel):
 
 
 class DepartmentList(ApiModel):
+    model_config = ex.example_config({"items": [ex.example_of(DepartmentView)]})
+
     items: list[DepartmentView] = Field(description="by name")
 
 
@@ -174,6 +267,24 @@ class AccountCreate(_AccountSettings):
     """A new mailbox. A personal one needs `owner_user_id` (who becomes its primary); a
     shared one has no owner. Omitted settings take the defaults."""
 
+    model_config = ex.example_config(
+        {
+            "address": "billing@acme.example",
+            "kind": "shared",
+            "display_name": "Acme Billing",
+            "department_id": ex.DEPARTMENT_ID,
+            "signature": "Acme Billing team",
+            "auto_reply_enabled": True,
+            "auto_reply_subject": "We received your message",
+            "auto_reply_message": "Thanks for writing to Acme Billing: we answer within a day.",
+            "auto_reply_schedule": "outside_hours",
+            "timezone": "Europe/Berlin",
+            "working_hours": ex.OFFICE_HOURS,
+            "reopen_policy": "reopen",
+            "subject_match_days": 30,
+        }
+    )
+
     address: str = Field(pattern=_EMAIL_PATTERN, max_length=320)
     kind: AccountKindName = "shared"
     owner_user_id: uuid.UUID | None = None
@@ -184,10 +295,16 @@ class AccountUpdate(_AccountSettings):
     (`department_id`, `subject_match_days`, `reassign_after_minutes`) an explicit null
     clears them."""
 
+    model_config = ex.example_config({"auto_reply_enabled": False, "reassign_after_minutes": 240})
+
     is_active: bool | None = None
 
 
 class AccountStats(ApiModel):
+    model_config = ex.example_config(
+        {"open_tickets": 12, "tickets_this_week": 37, "avg_first_response_minutes": 42.5}
+    )
+
     open_tickets: int = Field(description="tickets with status open")
     tickets_this_week: int = Field(description="tickets created in the last 7 days")
     avg_first_response_minutes: float | None = Field(
@@ -196,6 +313,30 @@ class AccountStats(ApiModel):
 
 
 class AccountView(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": ex.PERSONAL_ACCOUNT_ID,
+            "address": "ben@acme.example",
+            "display_name": "Ben Okafor",
+            "kind": "personal",
+            "department_id": ex.DEPARTMENT_ID,
+            "owner_user_id": ex.COLLEAGUE_ID,
+            "signature": "Ben Okafor\nAcme Billing",
+            "auto_reply_enabled": True,
+            "auto_reply_subject": "Out of office",
+            "auto_reply_message": "Away until Monday: billing@acme.example can help.",
+            "auto_reply_schedule": "outside_hours",
+            "auto_reply_window_minutes": 1440,
+            "timezone": "Europe/Berlin",
+            "working_hours": ex.OFFICE_HOURS,
+            "reopen_policy": "reopen",
+            "subject_match_days": 30,
+            "reassign_after_minutes": 240,
+            "is_active": True,
+            "created_at": "2026-11-02T10:00:00Z",
+        }
+    )
+
     id: uuid.UUID
     address: str
     display_name: str
@@ -218,10 +359,16 @@ class AccountView(ApiModel):
 
 
 class AccountWithStats(AccountView):
+    model_config = ex.example_config(
+        ex.example_of(AccountView) | {"stats": ex.example_of(AccountStats)}
+    )
+
     stats: AccountStats
 
 
 class AccountList(ApiModel):
+    model_config = ex.example_config({"items": [ex.example_of(AccountWithStats)]})
+
     items: list[AccountWithStats] = Field(description="by address")
 
 
@@ -232,6 +379,17 @@ class AssignmentCreate(_Request):
     """Give a user rights on a mailbox. Unset `can_send` is true except for viewers; unset
     `can_delete` is true only for the primary. A viewer can never send or delete (422).
     Adding a user whose assignment was removed restores it with these values."""
+
+    model_config = ex.example_config(
+        {
+            "account_id": ex.BILLING_ACCOUNT_ID,
+            "user_id": ex.COLLEAGUE_ID,
+            "role": "backup",
+            "can_send": True,
+            "priority": 10,
+            "notes": "covers billing while Ana is on leave",
+        }
+    )
 
     account_id: uuid.UUID
     user_id: uuid.UUID
@@ -248,6 +406,8 @@ class AssignmentCreate(_Request):
 
 
 class AssignmentUpdate(_Request):
+    model_config = ex.example_config({"role": "primary", "can_delete": True, "priority": 0})
+
     role: AssignmentRoleName | None = None
     can_send: bool | None = None
     can_receive: bool | None = None
@@ -261,6 +421,27 @@ class AssignmentUpdate(_Request):
 
 
 class AssignmentView(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": "3c4d5e6f-7a8b-4c9d-8e1f-2a3b4c5d6e7f",
+            "account_id": ex.BILLING_ACCOUNT_ID,
+            "user_id": ex.COLLEAGUE_ID,
+            "role": "backup",
+            "can_send": True,
+            "can_receive": True,
+            "can_delete": False,
+            "can_assign_others": False,
+            "notify_on_receive": True,
+            "notify_on_reply": True,
+            "notify_on_mention": True,
+            "priority": 10,
+            "is_active": True,
+            "assigned_by": ex.ADMIN_ID,
+            "notes": "covers billing while Ana is on leave",
+            "created_at": "2026-11-10T14:30:00Z",
+        }
+    )
+
     id: uuid.UUID
     account_id: uuid.UUID
     user_id: uuid.UUID
@@ -280,6 +461,8 @@ class AssignmentView(ApiModel):
 
 
 class AssignmentList(ApiModel):
+    model_config = ex.example_config({"items": [ex.example_of(AssignmentView)]})
+
     items: list[AssignmentView] = Field(description="active ones first, then by priority")
 
 
@@ -287,6 +470,20 @@ class AssignmentList(ApiModel):
 
 
 class ProcessingLogView(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": "8b9c0d1e-2f3a-4b4c-9d6e-7f8a9b0c1d2e",
+            "stage": "parser",
+            "status": "parsed",
+            "sha256": "5d41402abc4b2a76b9719d911017c592a9e9d0b5f1b2c3d4e5f60718293a4b5c",
+            "message_id_header": "<CAF3x9Qz7@mail.globex.example>",
+            "event_id": ex.EVENT_ID,
+            "detail": "",
+            "created_at": ex.CREATED_AT,
+            "updated_at": ex.CREATED_AT,
+        }
+    )
+
     id: uuid.UUID
     stage: str
     status: str
@@ -299,10 +496,31 @@ class ProcessingLogView(ApiModel):
 
 
 class ProcessingLogList(_Page):
+    model_config = ex.example_config(
+        {"items": [ex.example_of(ProcessingLogView)], "next_cursor": ex.CURSOR}
+    )
+
     items: list[ProcessingLogView] = Field(description="newest first")
 
 
 class AuditEntryView(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": "9c0d1e2f-3a4b-4c5d-8e7f-8a9b0c1d2e3f",
+            "actor_user_id": ex.ADMIN_ID,
+            "action": "assignment.created",
+            "object_type": "assignment",
+            "object_id": "3c4d5e6f-7a8b-4c9d-8e1f-2a3b4c5d6e7f",
+            "ip": "203.0.113.24",
+            "detail": {
+                "account_id": ex.BILLING_ACCOUNT_ID,
+                "user_id": ex.COLLEAGUE_ID,
+                "role": "backup",
+            },
+            "created_at": "2026-11-10T14:30:00Z",
+        }
+    )
+
     id: uuid.UUID
     actor_user_id: uuid.UUID | None
     action: str
@@ -314,6 +532,10 @@ class AuditEntryView(ApiModel):
 
 
 class AuditLogList(_Page):
+    model_config = ex.example_config(
+        {"items": [ex.example_of(AuditEntryView)], "next_cursor": None}
+    )
+
     items: list[AuditEntryView] = Field(description="newest first")
 
 
@@ -328,6 +550,22 @@ class SlaPolicyCreate(_Request):
     account's own when both are set), optionally one priority. At least one target; a
     business-hours policy needs working hours, a calendar-time one has none, no timezone
     other than UTC and no holidays. One active policy per scope (409)."""
+
+    model_config = ex.example_config(
+        {
+            "name": "Billing mailbox, urgent",
+            "account_id": ex.BILLING_ACCOUNT_ID,
+            "department_id": ex.DEPARTMENT_ID,
+            "priority": "urgent",
+            "first_response_minutes": 60,
+            "resolution_minutes": 480,
+            "business_hours": True,
+            "timezone": "Europe/Berlin",
+            "working_hours": ex.OFFICE_HOURS,
+            "holidays": ["2026-12-25", "2026-12-26"],
+            "warning_percent": 80,
+        }
+    )
 
     name: str = Field(min_length=1, max_length=200)
     account_id: uuid.UUID | None = None
@@ -346,6 +584,8 @@ class SlaPolicyUpdate(_Request):
     """Changes to a policy; its scope stays (a new scope is a new policy). Omitted fields
     stay; a target set to null is dropped (one must remain)."""
 
+    model_config = ex.example_config({"first_response_minutes": 45, "warning_percent": 75})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     first_response_minutes: int | None = Field(default=None, ge=1, le=MAX_TARGET_MINUTES)
     resolution_minutes: int | None = Field(default=None, ge=1, le=MAX_TARGET_MINUTES)
@@ -358,6 +598,25 @@ class SlaPolicyUpdate(_Request):
 
 
 class SlaPolicyView(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": "4d5e6f7a-8b9c-4d0e-9f2a-3b4c5d6e7f8a",
+            "name": "Billing mailbox, urgent",
+            "account_id": ex.BILLING_ACCOUNT_ID,
+            "department_id": ex.DEPARTMENT_ID,
+            "priority": "urgent",
+            "first_response_minutes": 60,
+            "resolution_minutes": 480,
+            "business_hours": True,
+            "timezone": "Europe/Berlin",
+            "working_hours": ex.OFFICE_HOURS,
+            "holidays": ["2026-12-25", "2026-12-26"],
+            "warning_percent": 80,
+            "is_active": True,
+            "created_at": "2026-10-01T09:05:00Z",
+        }
+    )
+
     id: uuid.UUID
     name: str
     account_id: uuid.UUID | None
@@ -375,6 +634,8 @@ class SlaPolicyView(ApiModel):
 
 
 class SlaPolicyList(ApiModel):
+    model_config = ex.example_config({"items": [ex.example_of(SlaPolicyView)]})
+
     items: list[SlaPolicyView] = Field(description="oldest first (the router's tie order)")
 
 
@@ -390,15 +651,30 @@ class InboundDomainCreate(_Request):
     """A domain whose mail belongs to the tenant; unique across tenants (409).
     `catch_all_account_id` takes its addresses that match no mailbox (none: refused)."""
 
+    model_config = ex.example_config(
+        {"domain": "support.acme.example", "catch_all_account_id": ex.SUPPORT_ACCOUNT_ID}
+    )
+
     domain: str = Field(pattern=_DOMAIN_PATTERN, max_length=253)
     catch_all_account_id: uuid.UUID | None = None
 
 
 class InboundDomainUpdate(_Request):
+    model_config = ex.example_config({"catch_all_account_id": ex.BILLING_ACCOUNT_ID})
+
     catch_all_account_id: uuid.UUID | None = None
 
 
 class InboundDomainView(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": "5e6f7a8b-9c0d-4e1f-8a3b-4c5d6e7f8a9b",
+            "domain": "support.acme.example",
+            "catch_all_account_id": ex.SUPPORT_ACCOUNT_ID,
+            "created_at": "2026-10-01T09:10:00Z",
+        }
+    )
+
     id: uuid.UUID
     domain: str
     catch_all_account_id: uuid.UUID | None
@@ -406,11 +682,21 @@ class InboundDomainView(ApiModel):
 
 
 class InboundDomainList(ApiModel):
+    model_config = ex.example_config({"items": [ex.example_of(InboundDomainView)]})
+
     items: list[InboundDomainView] = Field(description="by domain")
 
 
 class InboundAddressCreate(_Request):
     """An address that delivers to a mailbox; unique across tenants (409)."""
+
+    model_config = ex.example_config(
+        {
+            "address": "refunds@support.acme.example",
+            "account_id": ex.BILLING_ACCOUNT_ID,
+            "is_active": True,
+        }
+    )
 
     address: str = Field(pattern=_EMAIL_PATTERN, max_length=320)
     account_id: uuid.UUID
@@ -418,11 +704,23 @@ class InboundAddressCreate(_Request):
 
 
 class InboundAddressUpdate(_Request):
+    model_config = ex.example_config({"is_active": False})
+
     account_id: uuid.UUID | None = None
     is_active: bool | None = None
 
 
 class InboundAddressView(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": "6f7a8b9c-0d1e-4f2a-9b4c-5d6e7f8a9b0c",
+            "address": "refunds@support.acme.example",
+            "account_id": ex.BILLING_ACCOUNT_ID,
+            "is_active": True,
+            "created_at": "2026-10-01T09:12:00Z",
+        }
+    )
+
     id: uuid.UUID
     address: str
     account_id: uuid.UUID
@@ -431,12 +729,31 @@ class InboundAddressView(ApiModel):
 
 
 class InboundAddressList(ApiModel):
+    model_config = ex.example_config({"items": [ex.example_of(InboundAddressView)]})
+
     items: list[InboundAddressView] = Field(description="by address")
 
 
 class ImapMailboxCreate(_Request):
     """An IMAP folder ingest reads for a mailbox. The password is stored sealed and never
     returned. `after_action` move needs `move_to_folder` (422)."""
+
+    model_config = ex.example_config(
+        {
+            "account_id": ex.SUPPORT_ACCOUNT_ID,
+            "host": "imap.acme.example",
+            "port": 993,
+            "security": "ssl",
+            "username": "support@acme.example",
+            "password": "app-password-5f2k9q",
+            "folder": "INBOX",
+            "after_action": "move",
+            "move_to_folder": "Processed",
+            "poll_interval_seconds": 60,
+            "use_idle": True,
+            "is_active": True,
+        }
+    )
 
     account_id: uuid.UUID
     host: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.\-:\[\]]+$")
@@ -455,6 +772,8 @@ class ImapMailboxCreate(_Request):
 class ImapMailboxUpdate(_Request):
     """Changes to an IMAP mailbox; omitted fields stay. A new `password` replaces the old."""
 
+    model_config = ex.example_config({"poll_interval_seconds": 120, "use_idle": False})
+
     host: str | None = Field(
         default=None, min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.\-:\[\]]+$"
     )
@@ -471,6 +790,25 @@ class ImapMailboxUpdate(_Request):
 
 
 class ImapMailboxView(ApiModel):
+    model_config = ex.example_config(
+        {
+            "id": "7a8b9c0d-1e2f-4a3b-8c5d-6e7f8a9b0c1d",
+            "account_id": ex.SUPPORT_ACCOUNT_ID,
+            "host": "imap.acme.example",
+            "port": 993,
+            "security": "ssl",
+            "username": "support@acme.example",
+            "folder": "INBOX",
+            "after_action": "move",
+            "move_to_folder": "Processed",
+            "poll_interval_seconds": 60,
+            "use_idle": True,
+            "is_active": True,
+            "created_at": "2026-10-01T09:15:00Z",
+            "updated_at": "2026-10-01T09:15:00Z",
+        }
+    )
+
     id: uuid.UUID
     account_id: uuid.UUID
     host: str
@@ -488,4 +826,6 @@ class ImapMailboxView(ApiModel):
 
 
 class ImapMailboxList(ApiModel):
+    model_config = ex.example_config({"items": [ex.example_of(ImapMailboxView)]})
+
     items: list[ImapMailboxView] = Field(description="oldest first")

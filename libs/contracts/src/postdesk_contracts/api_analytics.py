@@ -15,6 +15,7 @@ from typing import Final, Literal
 
 from pydantic import Field
 
+from postdesk_contracts import api_examples as ex
 from postdesk_contracts.api import ApiModel
 
 MAX_ANALYTICS_DAYS: Final = 366
@@ -24,9 +25,52 @@ HOURS_PER_DAY: Final = 24
 
 Granularity = Literal["day", "week"]
 
+_TREND: Final = [
+    {"period_start": "2026-10-26", "tickets": 26},
+    {"period_start": "2026-11-02", "tickets": 30},
+    {"period_start": "2026-11-09", "tickets": 21},
+    {"period_start": "2026-11-16", "tickets": 22},
+    {"period_start": "2026-11-23", "tickets": 13},
+]
+_WORKDAY_HOURS: Final = [
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+    3,
+    9,
+    14,
+    12,
+    10,
+    7,
+    9,
+    11,
+    10,
+    8,
+    5,
+    2,
+    1,
+    1,
+    0,
+    0,
+    0,
+]
+
 
 class AnalyticsPeriod(ApiModel):
     """The days a report covers, both included, as dates in `timezone`."""
+
+    model_config = ex.example_config(
+        {
+            "start": "2026-10-27",
+            "end": "2026-11-25",
+            "timezone": "Europe/Berlin",
+            "granularity": "week",
+        }
+    )
 
     start: date
     end: date
@@ -36,6 +80,15 @@ class AnalyticsPeriod(ApiModel):
 
 class TimeFigures(ApiModel):
     """Minutes to the first response and to resolution; null when no ticket has one."""
+
+    model_config = ex.example_config(
+        {
+            "median_response_minutes": 38.0,
+            "p90_response_minutes": 212.5,
+            "median_resolution_minutes": 1440.0,
+            "p90_resolution_minutes": 4320.0,
+        }
+    )
 
     median_response_minutes: float | None = None
     p90_response_minutes: float | None = None
@@ -47,6 +100,8 @@ class SlaCompliance(ApiModel):
     """SLA clocks of the period's tickets that are decided: met (stopped in time) or
     breached. Running and paused clocks count in neither."""
 
+    model_config = ex.example_config({"met": 57, "breached": 3, "percent": 95.0})
+
     met: int = Field(ge=0)
     breached: int = Field(ge=0)
     percent: float | None = Field(
@@ -57,12 +112,33 @@ class SlaCompliance(ApiModel):
 class TrendPoint(ApiModel):
     """Tickets created in one day or week (weeks start on Monday)."""
 
+    model_config = ex.example_config({"period_start": "2026-10-26", "tickets": 26})
+
     period_start: date
     tickets: int = Field(ge=0)
 
 
 class MyPerformance(ApiModel):
     """The caller's own figures: tickets assigned to them, replies they sent."""
+
+    model_config = ex.example_config(
+        {
+            "user_id": ex.AGENT_ID,
+            "period": ex.example_of(AnalyticsPeriod),
+            "tickets_handled": 64,
+            "tickets_resolved": 58,
+            "replies_sent": 121,
+            "times": ex.example_of(TimeFigures),
+            "sla": ex.example_of(SlaCompliance),
+            "trend": [
+                {"period_start": "2026-10-26", "tickets": 14},
+                {"period_start": "2026-11-02", "tickets": 17},
+                {"period_start": "2026-11-09", "tickets": 12},
+                {"period_start": "2026-11-16", "tickets": 13},
+                {"period_start": "2026-11-23", "tickets": 8},
+            ],
+        }
+    )
 
     user_id: uuid.UUID
     period: AnalyticsPeriod
@@ -77,6 +153,15 @@ class MyPerformance(ApiModel):
 class AgentLoad(ApiModel):
     """One assignee's share of a department's tickets."""
 
+    model_config = ex.example_config(
+        {
+            "user_id": ex.AGENT_ID,
+            "full_name": "Ana Lima",
+            "tickets_handled": 64,
+            "tickets_resolved": 58,
+        }
+    )
+
     user_id: uuid.UUID
     full_name: str
     tickets_handled: int = Field(ge=0)
@@ -85,6 +170,28 @@ class AgentLoad(ApiModel):
 
 class DepartmentOverview(ApiModel):
     """A department's tickets in the period and its open backlog now."""
+
+    model_config = ex.example_config(
+        {
+            "department_id": ex.DEPARTMENT_ID,
+            "name": "Billing",
+            "period": ex.example_of(AnalyticsPeriod),
+            "tickets": 112,
+            "open_backlog": 9,
+            "agents": [
+                ex.example_of(AgentLoad),
+                {
+                    "user_id": ex.COLLEAGUE_ID,
+                    "full_name": "Ben Okafor",
+                    "tickets_handled": 48,
+                    "tickets_resolved": 45,
+                },
+            ],
+            "times": ex.example_of(TimeFigures),
+            "sla": ex.example_of(SlaCompliance),
+            "trend": _TREND,
+        }
+    )
 
     department_id: uuid.UUID
     name: str
@@ -99,6 +206,20 @@ class DepartmentOverview(ApiModel):
 
 class AccountStatistics(ApiModel):
     """A mailbox's tickets in the period, counted in the mailbox's timezone."""
+
+    model_config = ex.example_config(
+        {
+            "account_id": ex.SUPPORT_ACCOUNT_ID,
+            "address": "support@acme.example",
+            "display_name": "Acme Support",
+            "period": ex.example_of(AnalyticsPeriod),
+            "tickets": 112,
+            "trend": _TREND,
+            "peak_hours": [_WORKDAY_HOURS] * 5 + [[0] * HOURS_PER_DAY] * 2,
+            "times": ex.example_of(TimeFigures),
+            "sla": ex.example_of(SlaCompliance),
+        }
+    )
 
     account_id: uuid.UUID
     address: str

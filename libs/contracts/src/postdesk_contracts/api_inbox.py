@@ -8,6 +8,7 @@ from typing import Final, Literal
 
 from pydantic import Field
 
+from postdesk_contracts import api_examples as ex
 from postdesk_contracts.api import (
     ApiModel,
     TicketPriorityValue,
@@ -28,11 +29,19 @@ DateField = Literal["created_at", "last_message_at"]
 class InboxTicket(TicketSummary):
     """A ticket in the inbox list, with the caller's own unread state."""
 
+    model_config = ex.example_config(
+        ex.example_of(TicketSummary) | {"sentiment": "negative", "unread": True}
+    )
+
     sentiment: str | None = None
     unread: bool = Field(description="no read by you yet, or a message came after your last read")
 
 
 class InboxPage(ApiModel):
+    model_config = ex.example_config(
+        {"items": [ex.example_of(InboxTicket)], "next_cursor": ex.CURSOR}
+    )
+
     items: list[InboxTicket]
     next_cursor: str | None = Field(
         default=None,
@@ -43,6 +52,17 @@ class InboxPage(ApiModel):
 
 class InboxCounts(ApiModel):
     """The sidebar's numbers, over the tickets you can see (deleted ones never count)."""
+
+    model_config = ex.example_config(
+        {
+            "unread": 4,
+            "mine": 2,
+            "assigned_to_me": 7,
+            "my_department": 23,
+            "all": None,
+            "by_status": {"open": 18, "pending": 6, "resolved": 41, "closed": 230},
+        }
+    )
 
     unread: int = Field(description="tickets unread by you")
     mine: int = Field(description="tickets of your personal mailboxes")
@@ -56,7 +76,11 @@ class TagEdit(ApiModel):
     """`set` replaces the tags; otherwise `add` and `remove` edit them. Tags are lower-cased
     and trimmed."""
 
-    model_config = ApiModel.model_config | {"extra": "forbid"}
+    model_config = (
+        ApiModel.model_config
+        | {"extra": "forbid"}
+        | ex.example_config({"add": ["refund"], "remove": ["triage"]})
+    )
 
     set: list[str] | None = Field(default=None, max_length=MAX_TAGS)
     add: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
@@ -67,7 +91,18 @@ class TicketChangeRequest(ApiModel):
     """An agent's change to a ticket; omitted fields stay as they are. `assignee_id: null`
     unassigns. Unknown fields are refused rather than ignored."""
 
-    model_config = ApiModel.model_config | {"extra": "forbid"}
+    model_config = (
+        ApiModel.model_config
+        | {"extra": "forbid"}
+        | ex.example_config(
+            {
+                "status": "pending",
+                "priority": "high",
+                "assignee_id": ex.COLLEAGUE_ID,
+                "tags": ex.example_of(TagEdit),
+            }
+        )
+    )
 
     status: TicketStatusValue | None = None
     priority: TicketPriorityValue | None = None
@@ -82,12 +117,24 @@ class TicketChangeRequest(ApiModel):
 class MergeRequest(ApiModel):
     """Merge the ticket of the path into `into_ticket_id`, which survives."""
 
-    model_config = ApiModel.model_config | {"extra": "forbid"}
+    model_config = (
+        ApiModel.model_config
+        | {"extra": "forbid"}
+        | ex.example_config({"into_ticket_id": ex.TICKET_ID})
+    )
 
     into_ticket_id: uuid.UUID
 
 
 class MergeResult(ApiModel):
+    model_config = ex.example_config(
+        {
+            "ticket": ex.example_of(TicketSummary) | {"message_count": 3},
+            "merged_ticket_id": ex.OTHER_TICKET_ID,
+            "moved_messages": 1,
+        }
+    )
+
     ticket: TicketSummary = Field(description="the surviving ticket after the merge")
     merged_ticket_id: uuid.UUID = Field(description="the ticket absorbed (now closed)")
     moved_messages: int = Field(description="messages that moved to the surviving ticket")

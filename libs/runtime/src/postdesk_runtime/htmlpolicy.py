@@ -28,7 +28,9 @@ __all__ = ["MAIL_HTML", "HtmlPolicy"]
 _LINK_SCHEMES = ("http://", "https://", "mailto:", "tel:")
 _CITE_SCHEMES = ("http://", "https://")
 # A second line behind the attribute filter, which decides each URL attribute itself.
-_URL_SCHEMES = frozenset({"http", "https", "mailto", "tel", "cid", "data"})
+# postdesk-attachment is the parser's name for an embedded image; only the image filter
+# of whoever serves the HTML turns it into something (the gateway: a data: URI).
+_URL_SCHEMES = frozenset({"http", "https", "mailto", "tel", "cid", "data", "postdesk-attachment"})
 # none of these can name a URL, position content over the page, or hide it
 _STYLE_PROPERTIES = frozenset(
     {

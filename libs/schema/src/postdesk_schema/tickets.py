@@ -63,6 +63,22 @@ class Ticket(SQLModel, table=True):
         ),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
         Index("ix_tickets_search", "search_vector", postgresql_using="gin"),
+        # The inbox list's default order over every status, and its keyset pages.
+        Index(
+            "ix_tickets_tenant_activity",
+            "tenant_id",
+            text("last_message_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "ix_tickets_assignee_activity",
+            "tenant_id",
+            "assignee_id",
+            text("last_message_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
     )
 
     id: uuid.UUID = id_field()
@@ -126,6 +142,8 @@ class Message(SQLModel, table=True):
         Index("ix_messages_search", "search_vector", postgresql_using="gin"),
         Index("ix_messages_references", "references", postgresql_using="gin"),
         Index("ix_messages_in_reply_to", "in_reply_to", postgresql_using="gin"),
+        # A member's search: meets the GIN index in one bitmap (gateway inbox_search).
+        Index("ix_messages_account", "account_id"),
     )
 
     id: uuid.UUID = id_field()

@@ -30,9 +30,10 @@ from postdesk_gateway.domain import (
 )
 
 
-def require_admin(user: CurrentUser) -> None:
+def require_admin(user: CurrentUser, action: str = "use the admin API") -> None:
+    """403 unless `user` is an admin of their tenant; `action` says what only admins do."""
     if not user.is_admin:
-        raise ForbiddenError("only tenant admins use the admin API")
+        raise ForbiddenError(f"only tenant admins {action}")
 
 
 async def tenant_department(

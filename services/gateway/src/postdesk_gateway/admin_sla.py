@@ -1,21 +1,20 @@
 """Admin: the tenant's SLA policies.
 
-The rules are those of the CLI's `postdesk sla` commands (cli/.../sla_rules.py),
-kept here too because a service cannot import the CLI; the request models
-hold the ranges, this module the rules that need stored state:
-- the account and department are the tenant's (404 otherwise), and an account
-  policy naming a department names the account's own (422: it would never apply);
-- at least one target; a business-hours policy has working hours that name
-  open time in its timezone, and each target ends within a year of open time;
-  a calendar-time policy has no working hours, holidays or timezone but UTC (422);
-- at most one active policy per scope (tenant, account, department, priority),
-  checked under a per-tenant advisory lock, the one the CLI takes (409);
+The rules are `postdesk_runtime.sla_policies` (those of the CLI's `postdesk sla`
+too); the request models hold the ranges. Their refusals answer as:
+- an account or department that is not the tenant's: 404;
+- settings that do not fit together (no target, clock settings on a calendar-time
+  policy, working hours with no open time or too little for a target, an account
+  policy naming a department other than the account's): 422;
+- a second active policy of one scope (tenant, account, department, priority): 409;
 - a policy with SLA clocks is never deleted (409: deactivate it instead).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -25,9 +24,9 @@ from postdesk_contracts.api_admin import (
     SlaPolicyUpdate,
     SlaPolicyView,
 )
-from postdesk_contracts.schedule import Schedule, ScheduleError
+from postdesk_runtime import sla_policies
 from postdesk_schema import SlaPolicy, SlaTimer
-from sqlalchemy import exists, text
+from sqlalchemy import exists
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -61,46 +60,17 @@ def _view(row: SlaPolicy) -> SlaPolicyView:
     return SlaPolicyView.model_validate(row, from_attributes=True)
 
 
-def _check_clock(policy: SlaPolicy, now: datetime) -> None:
-    """422 unless the policy's targets and clock settings fit together (module docstring)."""
-    targets = [m for m in (policy.first_response_minutes, policy.resolution_minutes) if m]
-    if not targets:
-        raise UnprocessableError(
-            "a policy needs a target: first_response_minutes, resolution_minutes or both"
-        )
-    if not policy.business_hours:
-        if policy.working_hours or policy.holidays or policy.timezone != "UTC":
-            raise UnprocessableError(
-                "working hours, timezone and holidays count only for a business-hours policy"
-            )
-        return
-    if not policy.working_hours:
-        raise UnprocessableError("a business-hours policy needs working hours")
+@contextmanager
+def _refusals_as_problems() -> Iterator[None]:
+    """The library's refusals as the gateway's errors (module docstring)."""
     try:
-        schedule = Schedule.parse(policy.working_hours, policy.timezone, policy.holidays)
-        for minutes in targets:
-            schedule.add(now, minutes * 60.0)
-    except ScheduleError as error:
-        raise UnprocessableError(f"working hours: {error}") from error
-
-
-async def _refuse_second_in_scope(session: AsyncSession, policy: SlaPolicy) -> None:
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"postdesk.sla-policies:{policy.tenant_id}"},
-    )
-    same_scope = await session.scalar(
-        select(col(SlaPolicy.name)).where(
-            col(SlaPolicy.tenant_id) == policy.tenant_id,
-            col(SlaPolicy.id) != policy.id,
-            col(SlaPolicy.is_active).is_(True),
-            col(SlaPolicy.account_id).is_not_distinct_from(policy.account_id),
-            col(SlaPolicy.department_id).is_not_distinct_from(policy.department_id),
-            col(SlaPolicy.priority).is_not_distinct_from(policy.priority),
-        )
-    )
-    if same_scope is not None:
-        raise ConflictError(f"active policy {same_scope!r} already has this scope")
+        yield
+    except sla_policies.ScopeTakenError as error:
+        raise ConflictError(str(error)) from error
+    except sla_policies.ForeignScopeError as error:
+        raise NotFoundError(f"{error.kind} not found") from error
+    except sla_policies.SlaPolicyError as error:
+        raise UnprocessableError(str(error)) from error
 
 
 async def _policy(session: AsyncSession, user: CurrentUser, policy_id: uuid.UUID) -> SlaPolicy:
@@ -137,21 +107,22 @@ async def create_policy(
     session: AsyncSession, user: CurrentUser, data: SlaPolicyCreate, *, ip: str
 ) -> SlaPolicyView:
     require_admin(user)
-    values = data.model_dump()
-    values["holidays"] = sorted({day.isoformat() for day in data.holidays})
-    values["timezone"] = data.timezone.strip()
-    values["name"] = data.name.strip()
-    policy = SlaPolicy(tenant_id=user.tenant_id, **values)
+    account = department = None
     if data.account_id is not None:
         account = await tenant_account(session, user, data.account_id)
-        if data.department_id is not None and account.department_id != data.department_id:
-            raise UnprocessableError(
-                "the account is not in this department: the policy would never apply"
-            )
     if data.department_id is not None:
-        await tenant_department(session, user, data.department_id)
-    _check_clock(policy, datetime.now(UTC))
-    await _refuse_second_in_scope(session, policy)
+        department = await tenant_department(session, user, data.department_id)
+    policy = SlaPolicy(
+        tenant_id=user.tenant_id,
+        account_id=data.account_id,
+        department_id=data.department_id,
+        name=data.name,
+    )
+    with _refusals_as_problems():
+        sla_policies.check_scope(user.tenant_id, account, department)
+        checked = sla_policies.check_settings(sla_policies.settings_of(data), now=datetime.now(UTC))
+        sla_policies.apply_settings(policy, checked)
+        await sla_policies.refuse_second_in_scope(session, policy)
     session.add(policy)
     audit_change(
         session,
@@ -180,14 +151,16 @@ async def update_policy(
     for name, value in changes.items():
         if value is None and name not in targets:
             raise UnprocessableError(f"{name} cannot be null")
-    if changes.get("holidays") is not None:
-        changes["holidays"] = sorted({day.isoformat() for day in changes["holidays"]})
     old = snapshot(policy, changes)
     for name, value in changes.items():
         setattr(policy, name, value)
-    _check_clock(policy, datetime.now(UTC))
-    if policy.is_active and changes.get("is_active") is True:
-        await _refuse_second_in_scope(session, policy)
+    with _refusals_as_problems():
+        checked = sla_policies.check_settings(
+            sla_policies.settings_of(policy), now=datetime.now(UTC)
+        )
+        sla_policies.apply_settings(policy, checked)
+        if policy.is_active and changes.get("is_active") is True:
+            await sla_policies.refuse_second_in_scope(session, policy)
     if changes:
         audit_change(
             session,

@@ -14,9 +14,18 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import UTC, datetime
 from typing import Final
 
-from postdesk_contracts.api_admin import UserCreate, UserCreated, UserList, UserUpdate, UserView
+from postdesk_contracts.api_admin import (
+    PasswordReset,
+    PasswordResetDone,
+    UserCreate,
+    UserCreated,
+    UserList,
+    UserUpdate,
+    UserView,
+)
 from postdesk_schema import (
     AccountKind,
     AssignmentRole,
@@ -30,6 +39,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from postdesk_gateway import tokens_db
+from postdesk_gateway.access import weak_password_reason
 from postdesk_gateway.admin_common import (
     audit_change,
     checked_preferences,
@@ -309,3 +320,43 @@ async def deactivate_user(
         )
         await session.commit()
     return _view(target)
+
+
+async def reset_password(
+    session: AsyncSession,
+    passwords: Passwords,
+    user: CurrentUser,
+    user_id: uuid.UUID,
+    data: PasswordReset,
+    *,
+    ip: str,
+) -> PasswordResetDone:
+    """Give a user a new password (the admin's, or a generated one answered once), end every
+    session of theirs (refresh tokens revoked, access tokens issued before now refused) and
+    lift a lockout. Admins change their own through /me/password, which asks the current one."""
+    require_admin(user)
+    if user_id == user.id:
+        raise UnprocessableError("change your own password with POST /me/password")
+    target = await tenant_user(session, user, user_id, lock=True)
+    temporary = None if data.password else secrets.token_urlsafe(INITIAL_PASSWORD_BYTES)
+    new_password = data.password or str(temporary)
+    reason = weak_password_reason(new_password, current="", login=target.email)
+    if reason is not None:
+        raise UnprocessableError(reason)
+    now = datetime.now(UTC)
+    target.password_hash = await passwords.hash(new_password)
+    target.password_changed_at = now
+    target.failed_login_count = 0
+    target.locked_until = None
+    await tokens_db.revoke_user_refresh_tokens(session, target.id, now)
+    audit_change(
+        session,
+        user,
+        action="user.password_reset",
+        object_type=OBJECT_TYPE,
+        object_id=target.id,
+        ip=ip,
+        new={"generated": temporary is not None},
+    )
+    await session.commit()
+    return PasswordResetDone(user_id=target.id, temporary_password=temporary)

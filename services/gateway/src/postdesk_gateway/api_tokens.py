@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import db, tokens_db
 from postdesk_gateway.access import API_TOKEN_SHOWN_CHARS, hash_token, new_api_token
+from postdesk_gateway.admin_common import require_admin
 from postdesk_gateway.domain import (
     CurrentUser,
-    ForbiddenError,
     InvalidRequestError,
     NotFoundError,
     UnprocessableError,
@@ -60,16 +60,11 @@ async def authenticate(
     return user, grant
 
 
-def _require_admin(user: CurrentUser) -> None:
-    if not user.is_admin:
-        raise ForbiddenError("only tenant admins manage API tokens")
-
-
 async def create(
     session: AsyncSession, user: CurrentUser, data: ApiTokenCreate, *, ip: str, now: datetime
 ) -> ApiTokenCreated:
     """A new token of the admin's tenant, shown this once."""
-    _require_admin(user)
+    require_admin(user, "manage API tokens")
     if data.expires_at is not None and data.expires_at <= now:
         raise InvalidRequestError("expires_at must be in the future")
     if await db.load_active_user(session, data.acts_as_user_id, user.tenant_id) is None:
@@ -105,12 +100,12 @@ async def create(
 
 
 async def list_tokens(session: AsyncSession, user: CurrentUser) -> list[ApiTokenView]:
-    _require_admin(user)
+    require_admin(user, "manage API tokens")
     return [_view(row) for row in await tokens_db.tenant_api_tokens(session, user.tenant_id)]
 
 
 async def get(session: AsyncSession, user: CurrentUser, token_id: uuid.UUID) -> ApiTokenView:
-    _require_admin(user)
+    require_admin(user, "manage API tokens")
     return _view(await _visible(session, user, token_id))
 
 
@@ -118,7 +113,7 @@ async def revoke(
     session: AsyncSession, user: CurrentUser, token_id: uuid.UUID, *, ip: str, now: datetime
 ) -> None:
     """Revoke the token at once; revoking it again changes nothing."""
-    _require_admin(user)
+    require_admin(user, "manage API tokens")
     row = await _visible(session, user, token_id)
     if row.revoked_at is not None:
         return

@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 from postdesk_contracts.api import Problem
+from sqlalchemy.exc import DBAPIError
 
 from postdesk_gateway.domain import (
     AuthenticationError,
@@ -30,6 +31,9 @@ from postdesk_gateway.domain import (
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# serialization_failure and deadlock_detected: PostgreSQL rolled this transaction back.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+QUERY_CANCELED = "57014"  # statement_timeout
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="postdesk"'}
 _STATUS_OF: dict[type[GatewayError], int] = {
     AuthenticationError: 401,
@@ -89,6 +93,23 @@ def _gateway_error(request: Request[Any, Any, Any], exc: GatewayError) -> Respon
     return problem_response(status, str(exc), headers=headers)
 
 
+def _database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate == QUERY_CANCELED:
+        log.warning("statement timed out", path=request.url.path, method=request.method)
+        return problem_response(
+            503,
+            "the request took too long; narrow it (mailbox, status, dates, more specific words)",
+            headers={"Retry-After": "5"},
+        )
+    if sqlstate in RETRYABLE_SQLSTATES:
+        log.info("concurrent change refused", path=request.url.path, method=request.method)
+        return problem_response(
+            409, "a concurrent change got there first; retry", headers={"Retry-After": "1"}
+        )
+    return _unexpected(request, exc)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error", path=request.url.path, method=request.method)
     return problem_response(500, "internal server error")
@@ -98,6 +119,7 @@ def exception_handlers() -> ExceptionHandlersMap:
     return {
         GatewayError: _gateway_error,
         HTTPException: _http_exception,
+        DBAPIError: _database_error,
         Exception: _unexpected,
     }
 

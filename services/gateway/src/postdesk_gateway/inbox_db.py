@@ -17,14 +17,23 @@ from postdesk_schema import (
     AssignmentRole,
     EmailAccount,
     EmailAssignment,
-    Message,
     SlaTimer,
     Ticket,
     TicketRead,
     TicketStatus,
     User,
 )
-from sqlalchemy import ColumnElement, and_, case, delete, exists, func, not_, or_, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    not_,
+    or_,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -32,8 +41,10 @@ from sqlmodel import col, select
 from postdesk_gateway.db import visible_tickets
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.inbox_domain import PRIORITY_RANK, InboxCursor
+from postdesk_gateway.inbox_search import SearchPlan, plan_search, search_condition
 
 _OPEN_WORK = (TicketStatus.OPEN, TicketStatus.PENDING)
+SEARCH_TIMEOUT_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -98,17 +109,6 @@ def _sla(state: str) -> ColumnElement[bool]:
     return and_(not_(warned), not_(breached))
 
 
-def _search(q: str) -> ColumnElement[bool]:
-    """The ticket's own vector, or any of its messages': each an indexed `@@`."""
-    query = func.websearch_to_tsquery("simple", q)
-    in_messages = exists().where(
-        col(Message.ticket_id) == col(Ticket.id),
-        col(Message.tenant_id) == col(Ticket.tenant_id),
-        col(Message.search_vector).op("@@")(query),
-    )
-    return or_(col(Ticket.search_vector).op("@@")(query), in_messages)
-
-
 def _view(user: CurrentUser, view: str) -> list[ColumnElement[bool]]:
     if view == "mine":
         return [_mine(user)]
@@ -119,7 +119,9 @@ def _view(user: CurrentUser, view: str) -> list[ColumnElement[bool]]:
     return []  # "all": everything visible (a member's visible set)
 
 
-def _conditions(user: CurrentUser, wanted: InboxFilter) -> list[ColumnElement[bool]]:
+def _conditions(
+    user: CurrentUser, wanted: InboxFilter, *, search: SearchPlan | None = None
+) -> list[ColumnElement[bool]]:
     conditions = [visible_tickets(user), *_view(user, wanted.view)]
     if wanted.account_id is not None:
         conditions.append(col(Ticket.account_id) == wanted.account_id)
@@ -140,8 +142,8 @@ def _conditions(user: CurrentUser, wanted: InboxFilter) -> list[ColumnElement[bo
         conditions.append(dated >= wanted.since)
     if wanted.until is not None:
         conditions.append(dated < wanted.until)
-    if wanted.q:
-        conditions.append(_search(wanted.q))
+    if search is not None:
+        conditions.append(search_condition(user, search))
     if wanted.unread_only:
         conditions.append(_unread(user))
     return conditions
@@ -180,7 +182,14 @@ async def list_inbox(
     """Up to `limit` tickets matching `wanted` in its order, after `after`; each with
     whether it is unread for `user`."""
     key = _sort_key(wanted.sort)
-    conditions = _conditions(user, wanted)
+    search = None
+    if wanted.q:
+        # No plan suits every term and visible set (ADR 11): bound the worst.
+        await session.execute(
+            select(func.set_config("statement_timeout", str(SEARCH_TIMEOUT_MS), True))
+        )
+        search = await plan_search(session, user, wanted.q)
+    conditions = _conditions(user, wanted, search=search)
     descending = wanted.direction == "desc"
     if after is not None:
         position = tuple_(key, col(Ticket.id))
@@ -214,15 +223,25 @@ async def inbox_counts(session: AsyncSession, user: CurrentUser) -> Counts:
         return func.count().filter(condition)
 
     statuses = list(TicketStatus)
+    # The read state as one hash join against the user's reads, not a probe per ticket.
+    read = and_(col(TicketRead.ticket_id) == col(Ticket.id), col(TicketRead.user_id) == user.id)
+    unread = or_(
+        col(TicketRead.read_at).is_(None), col(TicketRead.read_at) < col(Ticket.last_message_at)
+    )
     numbers: list[Any] = [
-        count_where(_unread(user)),
+        count_where(unread),
         count_where(_mine(user)),
         count_where(and_(col(Ticket.assignee_id) == user.id, col(Ticket.status).in_(_OPEN_WORK))),
         count_where(_my_department(user)),
         func.count(),
         *(count_where(col(Ticket.status) == s) for s in statuses),
     ]
-    query = select(*numbers).where(visible_tickets(user))
+    query = (
+        select(*numbers)
+        .select_from(Ticket)
+        .outerjoin(TicketRead, read)
+        .where(visible_tickets(user))
+    )
     row = (await session.execute(query)).one()
     unread, mine, assigned, department, total, *per_status = row
     return Counts(

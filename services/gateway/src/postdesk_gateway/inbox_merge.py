@@ -36,11 +36,22 @@ from postdesk_gateway.service import AGENT_RULE, SERVICE
 log = structlog.get_logger(__name__)
 
 
-async def _locked(session: AsyncSession, user: CurrentUser, ticket_id: uuid.UUID) -> Ticket:
-    ticket = await db.get_visible_ticket(session, user, ticket_id, lock=True)
-    if ticket is None:
+async def _lock_both(
+    session: AsyncSession, user: CurrentUser, survivor_id: uuid.UUID, absorbed_id: uuid.UUID
+) -> tuple[Ticket, Ticket]:
+    """Lock both visible tickets in id order, so merges of the same two tickets in
+    opposite directions queue behind each other instead of deadlocking."""
+    rows = await session.scalars(
+        select(Ticket)
+        .where(col(Ticket.id).in_([survivor_id, absorbed_id]), db.visible_tickets(user))
+        .order_by(col(Ticket.id))
+        .with_for_update(of=Ticket)
+        .execution_options(populate_existing=True)
+    )
+    found = {ticket.id: ticket for ticket in rows}
+    if survivor_id not in found or absorbed_id not in found:
         raise NotFoundError("ticket not found")
-    return ticket
+    return found[survivor_id], found[absorbed_id]
 
 
 async def _require_send(session: AsyncSession, user: CurrentUser, ticket: Ticket) -> None:
@@ -104,15 +115,16 @@ async def merge_tickets(
 
     Both must be visible (404) and the caller needs can_send on both mailboxes
     (403); a ticket into itself is 422, a ticket merged already (either one) 409.
-    The survivor's row is locked first, as the router's merges do, so the two
-    never wait on each other in opposite orders. One transaction holds the
+    Both rows are locked in id order, so two agents merging the same pair in
+    opposite directions wait for each other: the second sees 409. (A deadlock
+    with a router merge locking in its own order is answered 409 by errors.py;
+    PostgreSQL rolls one side back.) One transaction holds the
     moved messages, both tickets, a history row on each, ticket.updated for
     each and the audit row.
     """
     if ticket_id == into_ticket_id:
         raise UnprocessableError("a ticket cannot be merged into itself")
-    survivor = await _locked(session, user, into_ticket_id)
-    absorbed = await _locked(session, user, ticket_id)
+    survivor, absorbed = await _lock_both(session, user, into_ticket_id, ticket_id)
     await _require_send(session, user, survivor)
     await _require_send(session, user, absorbed)
     if survivor.merged_into_id is not None or absorbed.merged_into_id is not None:

@@ -28,9 +28,9 @@ from postdesk_schema import Department
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import db, notify_db, views
+from postdesk_gateway.admin_common import require_admin
 from postdesk_gateway.domain import (
     CurrentUser,
-    ForbiddenError,
     KeyCursor,
     NotFoundError,
     UnprocessableError,
@@ -120,8 +120,7 @@ async def _admin_department(
     )
     if department is None:
         raise NotFoundError("department not found")
-    if not user.is_admin:
-        raise ForbiddenError("only tenant admins manage departments")
+    require_admin(user, "manage departments")
     return department
 
 

@@ -443,6 +443,9 @@ async def cancel_outbound(
                 created_at=now,
             )
         )
+        await ticket_live.notify_ticket_id_changed(
+            session, user.tenant_id, cancelled.ticket_id, "reply_undone"
+        )
     await session.commit()
     wake_relay()
     log.info("outbound mail undone", outbound_id=str(outbound_id))

@@ -25,7 +25,8 @@ from postdesk_smtp.settings import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from postdesk_gateway.domain import CurrentUser, ForbiddenError, NotFoundError
+from postdesk_gateway.admin_common import require_admin
+from postdesk_gateway.domain import CurrentUser, NotFoundError
 
 log = structlog.get_logger(__name__)
 
@@ -41,8 +42,7 @@ async def run_smtp_test(
     403 for anyone but a tenant admin; 404 for an account not of the tenant or
     when there are no active settings to test.
     """
-    if not user.is_admin:
-        raise ForbiddenError("only a tenant admin can test the SMTP settings")
+    require_admin(user, "test the SMTP settings")
     if account_id is not None:
         account = await session.get(EmailAccount, account_id)
         if account is None or account.tenant_id != user.tenant_id:

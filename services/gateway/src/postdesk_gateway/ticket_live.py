@@ -61,8 +61,15 @@ async def _notify(session: AsyncSession, payload: str) -> None:
 
 async def notify_ticket_changed(session: AsyncSession, ticket: Ticket, change: str) -> None:
     """Tell every replica's streams of `ticket` on commit that it changed (`change`: updated,
-    deleted, merged, note_added, reply_requested; the router's: message_added)."""
-    notice = TicketChangeNotice(tenant_id=ticket.tenant_id, ticket_id=ticket.id, change=change)
+    deleted, merged, note_added, reply_requested, reply_undone; the router's: message_added)."""
+    await notify_ticket_id_changed(session, ticket.tenant_id, ticket.id, change)
+
+
+async def notify_ticket_id_changed(
+    session: AsyncSession, tenant_id: uuid.UUID, ticket_id: uuid.UUID, change: str
+) -> None:
+    """`notify_ticket_changed` for a ticket known by its id only."""
+    notice = TicketChangeNotice(tenant_id=tenant_id, ticket_id=ticket_id, change=change)
     await _notify(session, notice.model_dump_json())
 
 

@@ -45,10 +45,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from postdesk_gateway import db
+from postdesk_gateway.admin_common import require_admin
 from postdesk_gateway.domain import (
     ConflictError,
     CurrentUser,
-    ForbiddenError,
     KeyCursor,
     NotFoundError,
     UnprocessableError,
@@ -64,15 +64,10 @@ _SETTLED: Final = frozenset({"delivered", "failed"})
 log = structlog.get_logger(__name__)
 
 
-def _require_admin(user: CurrentUser) -> None:
-    if not user.is_admin:
-        raise ForbiddenError("only tenant admins manage webhooks")
-
-
 async def _subscription(
     session: AsyncSession, user: CurrentUser, subscription_id: uuid.UUID, *, lock: bool = False
 ) -> WebhookSubscription:
-    _require_admin(user)
+    require_admin(user, "manage webhooks")
     query = select(WebhookSubscription).where(
         col(WebhookSubscription.id) == subscription_id,
         col(WebhookSubscription.tenant_id) == user.tenant_id,
@@ -134,7 +129,7 @@ def _audit(
 
 
 async def list_subscriptions(session: AsyncSession, user: CurrentUser) -> WebhookSubscriptionList:
-    _require_admin(user)
+    require_admin(user, "manage webhooks")
     rows = await session.scalars(
         select(WebhookSubscription)
         .where(col(WebhookSubscription.tenant_id) == user.tenant_id)
@@ -158,7 +153,7 @@ async def create_subscription(
     ip: str,
 ) -> WebhookSubscriptionCreated:
     """Save a subscription with a fresh secret; the answer is the only one that shows it."""
-    _require_admin(user)
+    require_admin(user, "manage webhooks")
     url = await _vetted(session, user, data.url)
     secret = new_secret()
     row = WebhookSubscription(
@@ -185,7 +180,7 @@ async def update_subscription(
     *,
     ip: str,
 ) -> WebhookSubscriptionView:
-    _require_admin(user)
+    require_admin(user, "manage webhooks")
     changes = data.model_dump(exclude_none=True)
     if "url" in changes:  # before the row is locked: resolving the host can take seconds
         changes["url"] = await _vetted(session, user, changes["url"])
@@ -333,7 +328,7 @@ async def redeliver(
 
 
 async def webhook_settings(session: AsyncSession, user: CurrentUser) -> WebhookSettings:
-    _require_admin(user)
+    require_admin(user, "manage webhooks")
     return WebhookSettings(allow_private_targets=await _allows_private(session, user.tenant_id))
 
 
@@ -342,7 +337,7 @@ async def set_webhook_settings(
 ) -> WebhookSettings:
     """Store the tenant's private-target allowance (merged into its settings, nothing else
     changes). Turning it off refuses private URLs at their next attempt."""
-    _require_admin(user)
+    require_admin(user, "manage webhooks")
     await session.execute(
         update(Tenant)
         .where(col(Tenant.id) == user.tenant_id)

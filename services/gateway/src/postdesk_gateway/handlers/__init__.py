@@ -27,6 +27,7 @@ _PROBLEMS = {
     "used before for a different request, a mention that cannot be notified, ...",
     429: "a quota is full (sending, or failed logins from your address): `detail` says "
     "which, `Retry-After` when it frees",
+    503: "the request took too long (a broad search): narrow it, or retry after `Retry-After`",
 }
 
 

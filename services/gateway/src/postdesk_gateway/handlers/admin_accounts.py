@@ -3,11 +3,9 @@ tenant's ids are 404."""
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from postdesk_contracts.api_admin import (
     AccountCreate,
     AccountList,
@@ -21,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postdesk_gateway import admin_accounts, admin_assignments
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
-
-AccountId = FromPath[uuid.UUID]
+from postdesk_gateway.handlers.params import AccountId
 
 
 class AccountAdminController(Controller):

@@ -3,11 +3,9 @@ are 404."""
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from postdesk_contracts.api_admin import (
     AssignmentCreate,
     AssignmentList,
@@ -19,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postdesk_gateway import admin_assignments
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
-
-AssignmentId = FromPath[uuid.UUID]
+from postdesk_gateway.handlers.params import AssignmentId, UserId
 
 
 class AssignmentAdminController(Controller):
@@ -31,7 +28,7 @@ class AssignmentAdminController(Controller):
     @get("/users/{user_id:uuid}/assignments", responses=problems(400, 401, 403, 404))
     async def user_assignments(
         self,
-        user_id: FromPath[uuid.UUID],
+        user_id: UserId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
     ) -> AssignmentList:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from postdesk_contracts.api_admin import (
     DepartmentCreate,
     DepartmentList,
@@ -18,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postdesk_gateway import admin_departments
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import DepartmentId
 
 
 class DepartmentCrudController(Controller):
@@ -35,7 +34,7 @@ class DepartmentCrudController(Controller):
     @get("/{department_id:uuid}", responses=problems(400, 401, 403, 404))
     async def get_department(
         self,
-        department_id: FromPath[uuid.UUID],
+        department_id: DepartmentId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
     ) -> DepartmentView:
@@ -56,7 +55,7 @@ class DepartmentCrudController(Controller):
     @patch("/{department_id:uuid}", responses=problems(400, 401, 403, 404, 409, 422))
     async def update_department(
         self,
-        department_id: FromPath[uuid.UUID],
+        department_id: DepartmentId,
         data: JSONBody[DepartmentUpdate],
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
@@ -70,7 +69,7 @@ class DepartmentCrudController(Controller):
     @delete("/{department_id:uuid}", responses=problems(400, 401, 403, 404, 409))
     async def delete_department(
         self,
-        department_id: FromPath[uuid.UUID],
+        department_id: DepartmentId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from postdesk_contracts.api_admin import (
     ImapMailboxCreate,
     ImapMailboxList,
@@ -28,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postdesk_gateway import admin_inbound
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import AddressId, DomainId, ImapMailboxId
 
-RowId = FromPath[uuid.UUID]
 Session = NamedDependency[AsyncSession]
 User = NamedDependency[CurrentUser]
 ClientIp = NamedDependency[str]
@@ -55,7 +53,7 @@ class InboundDomainAdminController(Controller):
     @patch("/{domain_id:uuid}", responses=problems(400, 401, 403, 404))
     async def update_domain(
         self,
-        domain_id: RowId,
+        domain_id: DomainId,
         data: JSONBody[InboundDomainUpdate],
         session: Session,
         user: User,
@@ -66,7 +64,7 @@ class InboundDomainAdminController(Controller):
 
     @delete("/{domain_id:uuid}", responses=problems(400, 401, 403, 404))
     async def delete_domain(
-        self, domain_id: RowId, session: Session, user: User, client_ip: ClientIp
+        self, domain_id: DomainId, session: Session, user: User, client_ip: ClientIp
     ) -> None:
         """Give the domain up: its mail is refused from now on."""
         await admin_inbound.delete_domain(session, user, domain_id, ip=client_ip)
@@ -96,7 +94,7 @@ class InboundAddressAdminController(Controller):
     @patch("/{address_id:uuid}", responses=problems(400, 401, 403, 404, 422))
     async def update_address(
         self,
-        address_id: RowId,
+        address_id: AddressId,
         data: JSONBody[InboundAddressUpdate],
         session: Session,
         user: User,
@@ -107,7 +105,7 @@ class InboundAddressAdminController(Controller):
 
     @delete("/{address_id:uuid}", responses=problems(400, 401, 403, 404))
     async def delete_address(
-        self, address_id: RowId, session: Session, user: User, client_ip: ClientIp
+        self, address_id: AddressId, session: Session, user: User, client_ip: ClientIp
     ) -> None:
         """Remove the address: its mail is refused from now on."""
         await admin_inbound.delete_address(session, user, address_id, ip=client_ip)
@@ -124,7 +122,9 @@ class ImapMailboxAdminController(Controller):
         return await admin_inbound.list_imap(session, user)
 
     @get("/{mailbox_id:uuid}", responses=problems(400, 401, 403, 404))
-    async def get_mailbox(self, mailbox_id: RowId, session: Session, user: User) -> ImapMailboxView:
+    async def get_mailbox(
+        self, mailbox_id: ImapMailboxId, session: Session, user: User
+    ) -> ImapMailboxView:
         """One IMAP mailbox (never its password)."""
         return await admin_inbound.get_imap(session, user, mailbox_id)
 
@@ -143,7 +143,7 @@ class ImapMailboxAdminController(Controller):
     @patch("/{mailbox_id:uuid}", responses=problems(400, 401, 403, 404, 422))
     async def update_mailbox(
         self,
-        mailbox_id: RowId,
+        mailbox_id: ImapMailboxId,
         data: JSONBody[ImapMailboxUpdate],
         session: Session,
         user: User,
@@ -157,7 +157,7 @@ class ImapMailboxAdminController(Controller):
 
     @delete("/{mailbox_id:uuid}", responses=problems(400, 401, 403, 404, 409))
     async def delete_mailbox(
-        self, mailbox_id: RowId, session: Session, user: User, client_ip: ClientIp
+        self, mailbox_id: ImapMailboxId, session: Session, user: User, client_ip: ClientIp
     ) -> None:
         """Delete a mailbox ingest has never read (409: deactivate it instead)."""
         await admin_inbound.delete_imap(session, user, mailbox_id, ip=client_ip)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from postdesk_contracts.api_admin import (
     SlaPolicyCreate,
     SlaPolicyList,
@@ -18,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postdesk_gateway import admin_sla
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
-
-PolicyId = FromPath[uuid.UUID]
+from postdesk_gateway.handlers.params import PolicyId
 
 
 class SlaPolicyAdminController(Controller):

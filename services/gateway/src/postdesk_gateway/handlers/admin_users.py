@@ -7,14 +7,23 @@ from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from postdesk_contracts.api_admin import UserCreate, UserCreated, UserList, UserUpdate, UserView
+from litestar.params import JSONBody, QueryParameter
+from postdesk_contracts.api_admin import (
+    PasswordReset,
+    PasswordResetDone,
+    UserCreate,
+    UserCreated,
+    UserList,
+    UserUpdate,
+    UserView,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import admin_users
 from postdesk_gateway.auth import Passwords
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import Cursor, UserId
 
 
 class UserAdminController(Controller):
@@ -27,11 +36,21 @@ class UserAdminController(Controller):
         self,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
-        department_id: FromQuery[uuid.UUID | None] = None,
-        active: FromQuery[bool | None] = None,
-        search: Annotated[str | None, QueryParameter(max_length=200)] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        cursor: FromQuery[str | None] = None,
+        department_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="only users of this department")
+        ] = None,
+        active: Annotated[
+            bool | None,
+            QueryParameter(description="true: active users only; false: deactivated only"),
+        ] = None,
+        search: Annotated[
+            str | None,
+            QueryParameter(max_length=200, description="a part of the name or the login"),
+        ] = None,
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=200, description="how many users per page")
+        ] = 50,
+        cursor: Cursor = None,
     ) -> UserList:
         """The tenant's users, newest first; `search` matches name or login (substring)."""
         return await admin_users.list_users(
@@ -47,7 +66,7 @@ class UserAdminController(Controller):
     @get("/{user_id:uuid}", responses=problems(400, 401, 403, 404))
     async def get_user(
         self,
-        user_id: FromPath[uuid.UUID],
+        user_id: UserId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
     ) -> UserView:
@@ -71,7 +90,7 @@ class UserAdminController(Controller):
     @patch("/{user_id:uuid}", responses=problems(400, 401, 403, 404, 422))
     async def update_user(
         self,
-        user_id: FromPath[uuid.UUID],
+        user_id: UserId,
         data: JSONBody[UserUpdate],
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
@@ -85,10 +104,27 @@ class UserAdminController(Controller):
     )
     async def deactivate_user(
         self,
-        user_id: FromPath[uuid.UUID],
+        user_id: UserId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
     ) -> UserView:
         """Deactivate a user (never deleted): locked out at once."""
         return await admin_users.deactivate_user(session, user, user_id, ip=client_ip)
+
+    @post("/{user_id:uuid}/password", status_code=200, responses=problems(400, 401, 403, 404, 422))
+    async def reset_password(
+        self,
+        user_id: UserId,
+        data: JSONBody[PasswordReset],
+        session: NamedDependency[AsyncSession],
+        user: NamedDependency[CurrentUser],
+        passwords: NamedDependency[Passwords],
+        client_ip: NamedDependency[str],
+    ) -> PasswordResetDone:
+        """Set a new password for a user who lost theirs (send `{}` to have one generated,
+        answered only now). Every session of the user ends and a lockout is lifted;
+        audit-logged without the password. Not for yourself: use POST /me/password."""
+        return await admin_users.reset_password(
+            session, passwords, user, user_id, data, ip=client_ip
+        )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import Annotated
 
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
 from postdesk_contracts.api_analytics import (
     MAX_ANALYTICS_DAYS,
     AccountStatistics,
@@ -22,6 +21,7 @@ from postdesk_gateway import analytics_service
 from postdesk_gateway.analytics_service import CsvExport, PeriodQuery
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import AccountId, DepartmentId
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 _PERIOD_NOTE = f"; at most {MAX_ANALYTICS_DAYS} days, the last 30 by default"
@@ -29,9 +29,14 @@ From = Annotated[
     date | None, QueryParameter(name="from", description="first day, included" + _PERIOD_NOTE)
 ]
 To = Annotated[date | None, QueryParameter(name="to", description="last day, included")]
+Buckets = Annotated[
+    Granularity,
+    QueryParameter(description="the trend's points: one a day, or one a week (from Monday)"),
+]
 
 
-def _query(start: date | None, end: date | None, granularity: Granularity) -> PeriodQuery:
+def period_query(start: From = None, end: To = None, granularity: Buckets = "day") -> PeriodQuery:
+    """The period query parameters every report takes, for the `period` dependency."""
     return PeriodQuery(start, end, granularity)
 
 
@@ -50,20 +55,18 @@ class AnalyticsController(Controller):
     path = "/analytics"
     tags = ["analytics"]  # noqa: RUF012  # Litestar's own class attribute, declared as a list
     security = SECURED
+    # Litestar's own class attribute; documents the period's query parameters on every route
+    dependencies = {"period": Provide(period_query, sync_to_thread=False)}  # noqa: RUF012
 
     @get("/me", responses=problems(400, 401))
     async def my_performance(
         self,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
-        start: From = None,
-        end: To = None,
-        granularity: FromQuery[Granularity] = "day",
+        period: NamedDependency[PeriodQuery],
     ) -> MyPerformance:
         """Your tickets, resolutions, replies, times and SLA compliance, in your timezone."""
-        return await analytics_service.my_performance(
-            session, user, _query(start, end, granularity)
-        )
+        return await analytics_service.my_performance(session, user, period)
 
     @get("/me/export.csv", media_type=CSV_MEDIA_TYPE, responses=problems(400, 401))
     async def export_my_performance(
@@ -71,31 +74,23 @@ class AnalyticsController(Controller):
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
-        start: From = None,
-        end: To = None,
-        granularity: FromQuery[Granularity] = "day",
+        period: NamedDependency[PeriodQuery],
     ) -> Response[str]:
         """`/analytics/me` as CSV (section, item, metric, value); audit-logged."""
         return _csv(
-            await analytics_service.export_my_performance(
-                session, user, _query(start, end, granularity), ip=client_ip
-            )
+            await analytics_service.export_my_performance(session, user, period, ip=client_ip)
         )
 
     @get("/departments/{department_id:uuid}", responses=problems(400, 401, 404))
     async def department_overview(
         self,
-        department_id: FromPath[uuid.UUID],
+        department_id: DepartmentId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
-        start: From = None,
-        end: To = None,
-        granularity: FromQuery[Granularity] = "day",
+        period: NamedDependency[PeriodQuery],
     ) -> DepartmentOverview:
         """A department's volume, open backlog, agents, times and SLA compliance."""
-        return await analytics_service.department_overview(
-            session, user, department_id, _query(start, end, granularity)
-        )
+        return await analytics_service.department_overview(session, user, department_id, period)
 
     @get(
         "/departments/{department_id:uuid}/export.csv",
@@ -104,35 +99,29 @@ class AnalyticsController(Controller):
     )
     async def export_department(
         self,
-        department_id: FromPath[uuid.UUID],
+        department_id: DepartmentId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
-        start: From = None,
-        end: To = None,
-        granularity: FromQuery[Granularity] = "day",
+        period: NamedDependency[PeriodQuery],
     ) -> Response[str]:
         """The department overview as CSV; audit-logged."""
         return _csv(
             await analytics_service.export_department(
-                session, user, department_id, _query(start, end, granularity), ip=client_ip
+                session, user, department_id, period, ip=client_ip
             )
         )
 
     @get("/accounts/{account_id:uuid}", responses=problems(400, 401, 404))
     async def account_statistics(
         self,
-        account_id: FromPath[uuid.UUID],
+        account_id: AccountId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
-        start: From = None,
-        end: To = None,
-        granularity: FromQuery[Granularity] = "day",
+        period: NamedDependency[PeriodQuery],
     ) -> AccountStatistics:
         """A mailbox's volume trend, peak hours, times and SLA compliance, in its timezone."""
-        return await analytics_service.account_statistics(
-            session, user, account_id, _query(start, end, granularity)
-        )
+        return await analytics_service.account_statistics(session, user, account_id, period)
 
     @get(
         "/accounts/{account_id:uuid}/export.csv",
@@ -141,17 +130,13 @@ class AnalyticsController(Controller):
     )
     async def export_account(
         self,
-        account_id: FromPath[uuid.UUID],
+        account_id: AccountId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
-        start: From = None,
-        end: To = None,
-        granularity: FromQuery[Granularity] = "day",
+        period: NamedDependency[PeriodQuery],
     ) -> Response[str]:
         """The mailbox's statistics as CSV; audit-logged."""
         return _csv(
-            await analytics_service.export_account(
-                session, user, account_id, _query(start, end, granularity), ip=client_ip
-            )
+            await analytics_service.export_account(session, user, account_id, period, ip=client_ip)
         )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from postdesk_contracts.api_access import ApiTokenCreate, ApiTokenCreated, ApiTokenView
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +14,7 @@ from postdesk_gateway import api_tokens
 from postdesk_gateway.access import SESSION_ONLY
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import TokenId
 
 
 class ApiTokenAdminController(Controller):
@@ -44,7 +44,7 @@ class ApiTokenAdminController(Controller):
     @get("/{token_id:uuid}", responses=problems(400, 401, 403, 404))
     async def get_token(
         self,
-        token_id: FromPath[uuid.UUID],
+        token_id: TokenId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
     ) -> ApiTokenView:
@@ -54,7 +54,7 @@ class ApiTokenAdminController(Controller):
     @delete("/{token_id:uuid}", responses=problems(400, 401, 403, 404))
     async def revoke_token(
         self,
-        token_id: FromPath[uuid.UUID],
+        token_id: TokenId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Controller, get, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from postdesk_contracts.api import DepartmentManagers, DepartmentManagersUpdate
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import notifications
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import DepartmentId
 
 
 class DepartmentAdminController(Controller):
@@ -23,7 +22,7 @@ class DepartmentAdminController(Controller):
     @get(responses=problems(400, 401, 403, 404))
     async def get_managers(
         self,
-        department_id: FromPath[uuid.UUID],
+        department_id: DepartmentId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
     ) -> DepartmentManagers:
@@ -33,7 +32,7 @@ class DepartmentAdminController(Controller):
     @put(responses=problems(400, 401, 403, 404, 422))
     async def set_managers(
         self,
-        department_id: FromPath[uuid.UUID],
+        department_id: DepartmentId,
         data: JSONBody[DepartmentManagersUpdate],
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import inbox_files
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import AttachmentId, MessageId
 from postdesk_gateway.inbox_files import ServedFile
 from postdesk_gateway.uploads import Uploads
 
@@ -28,7 +26,7 @@ class AttachmentController(Controller):
     @get("/{attachment_id:uuid}", responses=problems(400, 401, 404))
     async def download(
         self,
-        attachment_id: FromPath[uuid.UUID],
+        attachment_id: AttachmentId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
@@ -51,12 +49,17 @@ class MessageController(Controller):
     @get("/{message_id:uuid}/html", media_type="text/html", responses=problems(400, 401, 404))
     async def html(
         self,
-        message_id: FromPath[uuid.UUID],
+        message_id: MessageId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
+        uploads: NamedDependency[Uploads],
     ) -> Response[bytes]:
         """The message's full HTML body, sanitised, under a Content-Security-Policy that
         allows inline styles and embedded images only (load it in a sandboxed frame).
-        Audit-logged."""
-        return _response(await inbox_files.message_html(session, user, message_id, ip=client_ip))
+        Images the mail embeds come inline as data: URIs. Audit-logged."""
+        return _response(
+            await inbox_files.message_html(
+                session, user, message_id, blobs=uploads.blobs, ip=client_ip
+            )
+        )

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from postdesk_contracts.api import NoteList, NoteRequest, NoteView
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import notes
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import TicketId
 
 
 class NoteController(Controller):
@@ -24,7 +24,7 @@ class NoteController(Controller):
     @get(responses=problems(400, 401, 404))
     async def list_notes(
         self,
-        ticket_id: FromPath[uuid.UUID],
+        ticket_id: TicketId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
@@ -35,7 +35,7 @@ class NoteController(Controller):
     @post(status_code=201, responses=problems(400, 401, 403, 404, 422))
     async def add_note(
         self,
-        ticket_id: FromPath[uuid.UUID],
+        ticket_id: TicketId,
         data: JSONBody[NoteRequest],
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],

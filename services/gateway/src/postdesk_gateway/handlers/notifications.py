@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from postdesk_contracts.api import (
     NotificationList,
@@ -26,6 +25,7 @@ from postdesk_gateway import notifications, views
 from postdesk_gateway.auth import ACCESS_TOKEN_PARAMETER, TOKEN_IN_QUERY, TokenClaims
 from postdesk_gateway.domain import CurrentUser, decode_key, encode_key
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import Cursor, NotificationId
 from postdesk_gateway.live import Change, Heartbeat, NotificationStreams
 
 RECONNECT_MILLISECONDS = 3000
@@ -41,9 +41,15 @@ class NotificationController(Controller):
         self,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
-        unread_only: FromQuery[bool] = False,
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
-        cursor: FromQuery[str | None] = None,
+        unread_only: Annotated[
+            bool,
+            QueryParameter(description="only unread notifications"),
+        ] = False,
+        limit: Annotated[
+            int,
+            QueryParameter(ge=1, le=100, description="notifications per page"),
+        ] = 50,
+        cursor: Cursor = None,
     ) -> NotificationList:
         """Your notifications, latest change first; follow `next_cursor` for more."""
         return await notifications.list_notifications(
@@ -60,7 +66,7 @@ class NotificationController(Controller):
     @post("/{notification_id:uuid}/read", status_code=200, responses=problems(400, 401, 404))
     async def mark_read(
         self,
-        notification_id: FromPath[uuid.UUID],
+        notification_id: NotificationId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
     ) -> NotificationView:
@@ -84,8 +90,18 @@ class NotificationController(Controller):
         request: Request[CurrentUser, TokenClaims, State],
         user: NamedDependency[CurrentUser],
         notification_streams: NamedDependency[NotificationStreams],
-        since: FromQuery[str | None] = None,
-        last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
+        since: Annotated[
+            str | None,
+            QueryParameter(description="start after this stream position (an event's id)"),
+        ] = None,
+        last_event_id: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Last-Event-ID",
+                description="the id of the last event received: EventSource sends it when "
+                "it reconnects; wins over `since`",
+            ),
+        ] = None,
         access_token: Annotated[
             str | None,
             QueryParameter(

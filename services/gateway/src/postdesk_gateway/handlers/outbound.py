@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from litestar import Controller, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
 from postdesk_contracts.api import OutboundCancelResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import service
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import OutboundId
 
 
 class OutboundController(Controller):
@@ -28,7 +27,7 @@ class OutboundController(Controller):
     )
     async def cancel(
         self,
-        outbound_id: FromPath[uuid.UUID],
+        outbound_id: OutboundId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from postdesk_contracts.api_ticket_live import PresenceRequest, TicketChanged, TicketPresence
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +17,7 @@ from postdesk_gateway import ticket_live
 from postdesk_gateway.auth import ACCESS_TOKEN_PARAMETER, TOKEN_IN_QUERY, TokenClaims
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import TicketId
 from postdesk_gateway.live import Heartbeat
 from postdesk_gateway.ticket_live import TicketStreams
 
@@ -32,7 +32,7 @@ class TicketLiveController(Controller):
     @post("/presence", status_code=204, responses=problems(400, 401, 404))
     async def presence(
         self,
-        ticket_id: FromPath[uuid.UUID],
+        ticket_id: TicketId,
         data: JSONBody[PresenceRequest],
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
@@ -44,7 +44,7 @@ class TicketLiveController(Controller):
     @get("/events", opt=TOKEN_IN_QUERY, responses=problems(400, 401, 404))
     async def events(
         self,
-        ticket_id: FromPath[uuid.UUID],
+        ticket_id: TicketId,
         request: Request[CurrentUser, TokenClaims, State],
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],

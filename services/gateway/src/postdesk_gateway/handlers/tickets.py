@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.openapi.spec import Example
+from litestar.params import HeaderParameter, JSONBody, QueryParameter
 from postdesk_contracts.api import (
     ComposeAccepted,
     ComposeRequest,
@@ -39,6 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postdesk_gateway import compose, inbox, inbox_actions, inbox_merge, service
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
+from postdesk_gateway.handlers.params import Cursor, TicketId
+from postdesk_gateway.handlers.times import parse_time, time_query
 from postdesk_gateway.inbox_db import InboxFilter
 from postdesk_gateway.uploads import Uploads
 
@@ -58,28 +60,99 @@ class TicketController(Controller):
     tags = ["tickets"]  # noqa: RUF012  # Litestar's own class attribute, declared as a list
     security = SECURED
 
-    @get(responses=problems(400, 401))
+    @get(responses=problems(400, 401, 503))
     async def list_tickets(
         self,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
-        view: FromQuery[InboxView] = "all",
-        account_id: FromQuery[uuid.UUID | None] = None,
-        status: FromQuery[list[TicketStatus] | None] = None,
-        priority: FromQuery[list[TicketPriority] | None] = None,
-        tag: Annotated[str | None, QueryParameter(max_length=MAX_TAG_CHARS)] = None,
-        sentiment: Annotated[str | None, QueryParameter(max_length=40)] = None,
-        sla: FromQuery[SlaState | None] = None,
-        date_field: FromQuery[DateField] = "created_at",
-        since: FromQuery[datetime | None] = None,
-        until: FromQuery[datetime | None] = None,
-        q: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
-        unread_only: FromQuery[bool] = False,
-        assigned_to_me: FromQuery[bool] = False,
-        sort: FromQuery[InboxSort] = "last_message_at",
-        direction: FromQuery[SortDirection] = "desc",
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
-        cursor: FromQuery[str | None] = None,
+        view: Annotated[
+            InboxView,
+            QueryParameter(
+                description="which tickets: all you can see, mine, assigned (to you) "
+                "or department (yours)"
+            ),
+        ] = "all",
+        account_id: Annotated[
+            uuid.UUID | None,
+            QueryParameter(description="only this mailbox's tickets"),
+        ] = None,
+        status: Annotated[
+            list[TicketStatus] | None,
+            QueryParameter(
+                description="only these statuses (repeat the parameter for several)",
+                examples=[Example(value=["open"])],
+            ),
+        ] = None,
+        priority: Annotated[
+            list[TicketPriority] | None,
+            QueryParameter(
+                description="only these priorities (repeat the parameter for several)",
+                examples=[Example(value=["urgent"])],
+            ),
+        ] = None,
+        tag: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=MAX_TAG_CHARS,
+                description="only tickets with this tag (case-insensitive)",
+                examples=[Example(value="billing")],
+            ),
+        ] = None,
+        sentiment: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=40,
+                description="only tickets of this sentiment",
+                examples=[Example(value="negative")],
+            ),
+        ] = None,
+        sla: Annotated[
+            SlaState | None,
+            QueryParameter(
+                description="only tickets whose SLA clocks are ok, warned (not breached) "
+                "or breached"
+            ),
+        ] = None,
+        date_field: Annotated[
+            DateField,
+            QueryParameter(description="the time `since` and `until` compare"),
+        ] = "created_at",
+        since: Annotated[
+            str | None, time_query("only tickets whose `date_field` is at or after this")
+        ] = None,
+        until: Annotated[
+            str | None, time_query("only tickets whose `date_field` is before this")
+        ] = None,
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                min_length=1,
+                max_length=200,
+                description="search words: subject, customer, every message's sender and text",
+                examples=[Example(value="refund")],
+            ),
+        ] = None,
+        unread_only: Annotated[
+            bool,
+            QueryParameter(description="only tickets unread by you"),
+        ] = False,
+        assigned_to_me: Annotated[
+            bool,
+            QueryParameter(description="the same as `view=assigned`"),
+        ] = False,
+        sort: Annotated[
+            InboxSort,
+            QueryParameter(description="the order of the list"),
+        ] = "last_message_at",
+        direction: Annotated[
+            SortDirection,
+            QueryParameter(description="ascending or descending `sort`"),
+        ] = "desc",
+        limit: Annotated[
+            int,
+            QueryParameter(ge=1, le=100, description="tickets per page"),
+        ] = 50,
+        cursor: Cursor = None,
     ) -> InboxPage:
         """Tickets you can see, filtered and sorted (latest activity first by default);
         follow `next_cursor`, with the same filters and sort, for more.
@@ -96,8 +169,8 @@ class TicketController(Controller):
             sentiment=sentiment,
             sla=sla,
             date_field=date_field,
-            since=since,
-            until=until,
+            since=parse_time("since", since),
+            until=parse_time("until", until),
             q=q,
             unread_only=unread_only,
             sort=sort,
@@ -144,7 +217,7 @@ class TicketController(Controller):
     @get("/{ticket_id:uuid}", responses=problems(400, 401, 404))
     async def get_ticket(
         self,
-        ticket_id: FromPath[uuid.UUID],
+        ticket_id: TicketId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
@@ -155,7 +228,7 @@ class TicketController(Controller):
     @get("/{ticket_id:uuid}/history", responses=problems(400, 401, 404))
     async def get_history(
         self,
-        ticket_id: FromPath[uuid.UUID],
+        ticket_id: TicketId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
@@ -167,7 +240,7 @@ class TicketController(Controller):
     @patch("/{ticket_id:uuid}", responses=problems(400, 401, 403, 404, 422))
     async def update_ticket(
         self,
-        ticket_id: FromPath[uuid.UUID],
+        ticket_id: TicketId,
         data: JSONBody[TicketChangeRequest],
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
@@ -184,7 +257,7 @@ class TicketController(Controller):
     @delete("/{ticket_id:uuid}", status_code=204, responses=problems(400, 401, 403, 404))
     async def delete_ticket(
         self,
-        ticket_id: FromPath[uuid.UUID],
+        ticket_id: TicketId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
@@ -200,7 +273,7 @@ class TicketController(Controller):
     )
     async def merge(
         self,
-        ticket_id: FromPath[uuid.UUID],
+        ticket_id: TicketId,
         data: JSONBody[MergeRequest],
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
@@ -217,7 +290,7 @@ class TicketController(Controller):
     @post("/{ticket_id:uuid}/unread", status_code=204, responses=problems(400, 401, 404))
     async def mark_unread(
         self,
-        ticket_id: FromPath[uuid.UUID],
+        ticket_id: TicketId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
     ) -> None:
@@ -231,7 +304,7 @@ class TicketController(Controller):
     )
     async def reply(
         self,
-        ticket_id: FromPath[uuid.UUID],
+        ticket_id: TicketId,
         data: JSONBody[ReplyRequest],
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],

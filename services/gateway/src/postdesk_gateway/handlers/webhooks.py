@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from postdesk_contracts.api_webhooks import (
     WebhookDeliveryList,
     WebhookDeliveryView,
@@ -26,8 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from postdesk_gateway import webhooks
 from postdesk_gateway.domain import CurrentUser
 from postdesk_gateway.handlers import SECURED, problems
-
-SubscriptionId = FromPath[uuid.UUID]
+from postdesk_gateway.handlers.params import Cursor, DeliveryId, SubscriptionId
 
 
 class WebhookAdminController(Controller):
@@ -128,8 +126,8 @@ class WebhookAdminController(Controller):
         subscription_id: SubscriptionId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
-        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200, description="deliveries per page")] = 50,
+        cursor: Cursor = None,
     ) -> WebhookDeliveryList:
         """The subscription's deliveries, newest first; follow `next_cursor` for more."""
         return await webhooks.list_deliveries(
@@ -144,7 +142,7 @@ class WebhookAdminController(Controller):
     async def redeliver(
         self,
         subscription_id: SubscriptionId,
-        delivery_id: FromPath[uuid.UUID],
+        delivery_id: DeliveryId,
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],

@@ -34,7 +34,7 @@ from postdesk_runtime import (
     make_broker,
     make_engine,
 )
-from postdesk_testing import drain
+from postdesk_testing import drain, sample_value
 from structlog.testing import capture_logs
 
 from .seeds import seed_directory
@@ -325,3 +325,26 @@ async def test_trace_context_travels_with_mail_received(
     [accept] = [s for s in exporter.get_finished_spans() if s.name == "ingest.accept_raw_mail"]
     assert accept.context is not None
     assert traceparent.split("-")[1] == f"{accept.context.trace_id:032x}"
+
+
+async def test_metrics_count_the_published_mail_received(app: Litestar, amqp_url: str) -> None:
+    """/metrics (no signature needed) shows exactly one more mail.received after one accepted post."""
+    published = "postdesk_messages_published_total"
+    body = mail()
+    async with serving(app) as client:
+        before = await client.get("/metrics")
+        response = await client.post(
+            "/webhooks/raw",
+            content=body,
+            params=[("rcpt", "support@webhook-test.example")],
+            headers=signed_headers(body),
+        )
+        after = await client.get("/metrics")
+    await take_all(amqp_url, PARSER_QUEUE)  # leave the parser queue empty for the next test
+    assert response.status_code == 202, response.text
+    assert before.status_code == after.status_code == 200
+    grew = sample_value(after.text, published, event_type="mail.received") - sample_value(
+        before.text, published, event_type="mail.received"
+    )
+    assert grew == 1
+    assert "webhook-test.example" not in after.text

@@ -43,8 +43,9 @@ from postdesk_runtime import (
     make_engine,
     make_sessions,
 )
+from postdesk_runtime.metrics import metrics
 from postdesk_schema import OutboundMessage
-from postdesk_testing import IsolatedDatabase, drain, eventually
+from postdesk_testing import IsolatedDatabase, drain, eventually, sample_value
 from postdesk_testing.smtp import smtp_server
 from sqlalchemy import update
 from sqlmodel import col
@@ -183,6 +184,7 @@ async def test_a_4xx_is_retried_after_backoff_then_sent(
 ) -> None:
     """451 at RCPT: retrying with a delay of at most the base; not before it, sent at it."""
     t0 = now()
+    results_before = metrics().exposition().decode()
     async with smtp_server(replies={"RCPT": ["451 4.3.0 try again later"]}) as server:
         seed = await seed_sender(sessions, smtp_port=server.port)
         wanted, _ = await request(sessions, seed, t0)
@@ -210,6 +212,13 @@ async def test_a_4xx_is_retried_after_backoff_then_sent(
     )
     assert stages(row) == ["requested", "rcpt", "done"]
     assert len(await events(sessions, "mail.sent", wanted.outbound_id)) == 1
+    results_after = metrics().exposition().decode()
+    for result in ("temporary", "sent"):
+        counted = sample_value(results_after, "postdesk_smtp_results_total", result=result)
+        assert (
+            counted - sample_value(results_before, "postdesk_smtp_results_total", result=result)
+            == 1
+        )
 
 
 async def test_a_connection_refused_is_temporary(sessions: Sessions, blobs: BlobStore) -> None:

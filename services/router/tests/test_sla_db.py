@@ -28,6 +28,7 @@ from postdesk_router.sla_db import (
 )
 from postdesk_router.sla_scan import CLAIM_BREACHES, CLAIM_WARNINGS, scan_sla
 from postdesk_runtime import Sessions
+from postdesk_runtime.metrics import metrics
 from postdesk_schema import (
     AssignmentRole,
     OutboxEvent,
@@ -37,6 +38,7 @@ from postdesk_schema import (
     TicketHistory,
     TicketPriority,
 )
+from postdesk_testing import sample_value
 from sqlalchemy import select, text, update
 from sqlmodel import col
 
@@ -376,6 +378,10 @@ async def test_reopening_after_a_reply_restarts_only_the_resolution(sessions: Se
     assert timers["resolution"].due_at == reopened + mins(430)
 
 
+def breaches_exposed() -> float:
+    return sample_value(metrics().exposition().decode(), "postdesk_sla_breaches_total")
+
+
 async def test_scan_warns_then_breaches_once_with_the_ticket_details(sessions: Sessions) -> None:
     seed = await tenant(sessions, [("pat", AssignmentRole.PRIMARY, 0, True, True)])
     policy = await add_policy(sessions, seed)
@@ -388,8 +394,10 @@ async def test_scan_warns_then_breaches_once_with_the_ticket_details(sessions: S
     assert await scan_sla(sessions, now=warned_at) == 1
     assert await scan_sla(sessions, now=warned_at + mins(1)) == 0
     breached_at = T0 + mins(61)
+    breaches_before = breaches_exposed()
     assert await scan_sla(sessions, now=breached_at) == 1
     assert await scan_sla(sessions, now=breached_at + mins(5)) == 0
+    assert breaches_exposed() - breaches_before == 1  # the warning is not a breach
 
     events = await sla_events(sessions, seed)
     assert [(e["type"], e["id"]) for e in events] == [

@@ -1,4 +1,4 @@
-"""The ASGI app of a consuming service: FastStream subscribers plus /healthz and /readyz."""
+"""The ASGI app of a consuming service: FastStream subscribers plus /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from postdesk_runtime.broker import (
 )
 from postdesk_runtime.db import Sessions, make_engine, make_sessions
 from postdesk_runtime.health import Check, asgi_health_routes, readiness_checks
+from postdesk_runtime.metrics import asgi_metrics_route
 from postdesk_runtime.outbox import OutboxRelay
 from postdesk_runtime.periodic import Periodic
 from postdesk_runtime.settings import ServiceSettings
@@ -46,7 +47,7 @@ def consumer_app(
 
     return AsgiFastStream(
         broker,
-        asgi_routes=asgi_health_routes(checks),
+        asgi_routes=[*asgi_health_routes(checks), asgi_metrics_route()],
         on_startup=[connect_and_declare, *on_startup],
         after_startup=list(after_startup),
         on_shutdown=list(on_shutdown),

@@ -38,6 +38,7 @@ from postdesk_contracts.topology import (
 )
 
 from postdesk_runtime.correlation import CorrelationMiddleware
+from postdesk_runtime.metrics import MetricsMiddleware, record_dead_lettered, record_published
 
 SUBSCRIBED_EVENTS = frozenset(spec.event.value for spec in SUBSCRIPTIONS)
 
@@ -84,6 +85,7 @@ def make_broker(
         middlewares=[
             CorrelationMiddleware,
             RabbitTelemetryMiddleware(tracer_provider=tracer_provider),
+            MetricsMiddleware,
         ],
         graceful_timeout=graceful_timeout,
         logger=logging.getLogger(
@@ -162,6 +164,10 @@ class EventPublisher:
             content_type="application/json",
             headers=dict(headers or {}),
         )
+        if exchange == DEAD_LETTER_EXCHANGE:
+            record_dead_lettered(routing_key)
+        else:
+            record_published(routing_key)
 
 
 __all__ = [

@@ -9,6 +9,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from postdesk_runtime.metrics import record_duplicate
+
 
 async def claim_event(session: AsyncSession, consumer: str, event_id: uuid.UUID) -> bool:
     """True if this is the first time `consumer` handles `event_id`.
@@ -22,5 +24,7 @@ async def claim_event(session: AsyncSession, consumer: str, event_id: uuid.UUID)
         .on_conflict_do_nothing()
         .returning(col(ProcessedEvent.event_id))
     )
-    result = await session.execute(statement)
-    return result.scalar_one_or_none() is not None
+    first = (await session.execute(statement)).scalar_one_or_none() is not None
+    if not first:
+        record_duplicate(consumer)
+    return first

@@ -2,6 +2,7 @@
 
 from postdesk_testing.amqp import drain, tap
 from postdesk_testing.infra import IsolatedAmqp, IsolatedDatabase
+from postdesk_testing.scrape import sample_value
 from postdesk_testing.waiting import eventually
 
-__all__ = ["IsolatedAmqp", "IsolatedDatabase", "drain", "eventually", "tap"]
+__all__ = ["IsolatedAmqp", "IsolatedDatabase", "drain", "eventually", "sample_value", "tap"]

@@ -55,7 +55,7 @@ from postdesk_gateway.handlers.analytics import AnalyticsController
 from postdesk_gateway.handlers.api_tokens import ApiTokenAdminController
 from postdesk_gateway.handlers.auth import AuthController, MeController, access_dependencies
 from postdesk_gateway.handlers.departments import DepartmentAdminController
-from postdesk_gateway.handlers.health import healthz, readyz
+from postdesk_gateway.handlers.health import healthz, metrics_endpoint, readyz
 from postdesk_gateway.handlers.inbox_files import AttachmentController, MessageController
 from postdesk_gateway.handlers.notes import NoteController
 from postdesk_gateway.handlers.notification_settings import NotificationSettingsController
@@ -190,6 +190,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             AuthController,
             healthz,
             readyz,
+            metrics_endpoint,
             MeController,
             ApiTokenAdminController,
             TicketController,

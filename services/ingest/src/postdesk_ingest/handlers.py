@@ -23,6 +23,7 @@ from litestar.status_codes import (
 )
 from litestar.types import ExceptionHandlersMap
 from postdesk_runtime.health import Check, run_checks
+from postdesk_runtime.metrics import CONTENT_TYPE_LATEST, metrics
 from pydantic import SecretStr
 
 from postdesk_ingest.admission import RecipientsRejectedError, admit_raw_mail
@@ -111,6 +112,12 @@ async def readyz(checks: NamedDependency[dict[str, Check]]) -> Response[dict[str
     )
 
 
+@get("/metrics", include_in_schema=False, sync_to_thread=False)
+def metrics_endpoint() -> Response[bytes]:
+    """Prometheus text format (mail.received published, by event type)."""
+    return Response(metrics().exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
 def unauthorized(request: Request[Any, Any, Any], error: SignatureError) -> Response[Any]:
     log.warning("webhook signature rejected", reason=error.reason, client=_client(request))
     return ProblemDetailsException(
@@ -155,7 +162,7 @@ def _client(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-ROUTES = [receive_raw, healthz, readyz, *PROVIDER_ROUTES]
+ROUTES = [receive_raw, healthz, readyz, metrics_endpoint, *PROVIDER_ROUTES]
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     SignatureError: unauthorized,
     UnavailableError: unavailable,

@@ -50,6 +50,7 @@ from postdesk_contracts.topology import queue_for
 from postdesk_runtime import BlobNotFoundError, BlobStore, Sessions, ThreadTokens, outbox_row
 from postdesk_runtime.failpoints import failpoint
 from postdesk_runtime.keyring import Keyring, KeyringError
+from postdesk_runtime.metrics import record_smtp_result
 from postdesk_runtime.outbox import dead_letter_row
 from postdesk_smtp.client import Outcome, TransmitResult, transmit
 from postdesk_smtp.quota import QuotaBlock, quota_block
@@ -362,6 +363,7 @@ async def _defer(tools: _Tools, attempt: _Attempt, block: QuotaBlock) -> None:
 
 async def _record(tools: _Tools, attempt: _Attempt, result: TransmitResult) -> None:
     claim, now = attempt.claim, tools.clock()
+    record_smtp_result(result.outcome.value)
     entry = log_entry(
         now, result.stage, result.response, outcome=result.outcome.value, attempt=claim.attempts
     )

@@ -33,6 +33,7 @@ from typing import Any
 from postdesk_contracts import EventType, SlaBreached, SlaTarget, SlaWarning, new_envelope
 from postdesk_contracts.envelope import derived_event_id
 from postdesk_runtime import Sessions
+from postdesk_runtime.metrics import record_sla_breaches
 from postdesk_runtime.outbox import outbox_row
 from postdesk_schema import TicketHistory
 from sqlalchemy import insert, text
@@ -75,6 +76,7 @@ async def scan_sla(
         if history:
             # one multi-row statement: building ORM objects cost more than the rest of a scan
             await session.execute(insert(TicketHistory), history)
+    record_sla_breaches(len(breached))  # after the commit: a rolled-back scan breached nothing
     return len(history)
 
 

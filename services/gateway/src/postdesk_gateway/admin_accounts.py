@@ -25,13 +25,14 @@ from postdesk_contracts.api_admin import (
     AccountView,
     AccountWithStats,
 )
-from postdesk_schema import AccountKind, AssignmentRole, EmailAccount, EmailAssignment, Ticket
+from postdesk_schema import AccountKind, EmailAccount, Ticket
 from sqlalchemy import exists, func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from postdesk_gateway.admin_common import (
+    add_owner_assignment,
     audit_change,
     checked_schedule,
     require_admin,
@@ -177,25 +178,7 @@ async def create_account(
     )
     if data.owner_user_id is not None:
         await session.flush()
-        assignment = EmailAssignment(
-            tenant_id=user.tenant_id,
-            account_id=row.id,
-            user_id=data.owner_user_id,
-            role=AssignmentRole.PRIMARY,
-            can_send=True,
-            can_delete=True,
-            assigned_by=user.id,
-        )
-        session.add(assignment)
-        audit_change(
-            session,
-            user,
-            action="assignment.created",
-            object_type="email_assignment",
-            object_id=assignment.id,
-            ip=ip,
-            new={"account_id": str(row.id), "user_id": str(data.owner_user_id), "role": "primary"},
-        )
+        add_owner_assignment(session, user, account_id=row.id, owner_id=data.owner_user_id, ip=ip)
     try:
         await session.commit()
     except IntegrityError as error:  # a concurrent create took the address

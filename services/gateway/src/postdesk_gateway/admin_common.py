@@ -16,7 +16,7 @@ from typing import Any
 
 from postdesk_contracts.notify_prefs import PreferencesError, validate_preferences
 from postdesk_contracts.schedule import Schedule, ScheduleError
-from postdesk_schema import Department, EmailAccount, User
+from postdesk_schema import AssignmentRole, Department, EmailAccount, EmailAssignment, User
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
@@ -119,6 +119,39 @@ def audit_change(
         ip=ip,
         detail=detail,
     )
+
+
+def add_owner_assignment(
+    session: AsyncSession, user: CurrentUser, *, account_id: uuid.UUID, owner_id: uuid.UUID, ip: str
+) -> EmailAssignment:
+    """The owner's primary assignment on their mailbox (may send and delete), audited; the
+    mailbox row must be flushed first."""
+    assignment = EmailAssignment(
+        tenant_id=user.tenant_id,
+        account_id=account_id,
+        user_id=owner_id,
+        role=AssignmentRole.PRIMARY,
+        can_send=True,
+        can_delete=True,
+        assigned_by=user.id,
+    )
+    session.add(assignment)
+    audit_change(
+        session,
+        user,
+        action="assignment.created",
+        object_type="email_assignment",
+        object_id=assignment.id,
+        ip=ip,
+        new={
+            "account_id": str(account_id),
+            "user_id": str(owner_id),
+            "role": "primary",
+            "can_send": True,
+            "can_delete": True,
+        },
+    )
+    return assignment
 
 
 def plain_filter(value: str | None, name: str) -> str | None:

@@ -28,9 +28,7 @@ from postdesk_contracts.api_admin import (
 )
 from postdesk_schema import (
     AccountKind,
-    AssignmentRole,
     EmailAccount,
-    EmailAssignment,
     TenantRole,
     User,
 )
@@ -42,6 +40,7 @@ from sqlmodel import col, select
 from postdesk_gateway import tokens_db
 from postdesk_gateway.access import weak_password_reason
 from postdesk_gateway.admin_common import (
+    add_owner_assignment,
     audit_change,
     checked_preferences,
     checked_schedule,
@@ -208,19 +207,9 @@ async def _add_personal_account(
         timezone=owner.timezone,
         working_hours=owner.working_hours,
     )
-    assignment = EmailAssignment(
-        tenant_id=user.tenant_id,
-        account_id=account.id,
-        user_id=owner.id,
-        role=AssignmentRole.PRIMARY,
-        can_send=True,
-        can_delete=True,
-        assigned_by=user.id,
-    )
     await session.flush()  # the user row first: the mailbox refers to it
     session.add(account)
     await session.flush()
-    session.add(assignment)
     audit_change(
         session,
         user,
@@ -230,21 +219,7 @@ async def _add_personal_account(
         ip=ip,
         new={"address": address, "kind": "personal", "owner_user_id": str(owner.id)},
     )
-    audit_change(
-        session,
-        user,
-        action="assignment.created",
-        object_type="email_assignment",
-        object_id=assignment.id,
-        ip=ip,
-        new={
-            "account_id": str(account.id),
-            "user_id": str(owner.id),
-            "role": "primary",
-            "can_send": True,
-            "can_delete": True,
-        },
-    )
+    add_owner_assignment(session, user, account_id=account.id, owner_id=owner.id, ip=ip)
     return account
 
 

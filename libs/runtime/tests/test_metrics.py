@@ -160,4 +160,6 @@ def _every_series_once() -> str:
     instruments.consumed.add(1, {"event_type": "mail.received", "outcome": "handled"})
     instruments.handler_duration.record(0.1, {"event_type": "mail.received"})
     instruments.queue_lag.record(0.1, {"event_type": "mail.received"})
+    instruments.http_requests.add(1, {"method": "GET", "route": "/tickets", "status": "200"})
+    instruments.http_request_duration.record(0.1, {"method": "GET", "route": "/tickets"})
     return scrape()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -46,3 +47,44 @@ async def test_metrics_route_is_not_in_the_openapi_document(client: httpx.AsyncC
     schema = (await client.get("/schema/openapi.json")).json()
     assert "/metrics" not in schema["paths"]
     assert "/tickets" in schema["paths"]
+
+
+REQUESTS = "postdesk_http_requests_total"
+DURATION_COUNT = "postdesk_http_request_duration_seconds_count"
+TICKET_ROUTE = "/tickets/{ticket_id}"
+
+
+async def test_http_requests_are_counted_by_route_template_method_and_status(
+    client: httpx.AsyncClient, world: Any, auth: Auth
+) -> None:
+    """Answered, refused (401 from the auth middleware), not found (404 from the handler)
+    and unroutable requests are counted under the route's template, never the raw path;
+    the probes and the scrape are not counted."""
+    ticket = world.tickets["support_1"]
+    missing = uuid.uuid4()
+    before = (await client.get("/metrics")).text
+
+    def counted(text: str, route: str, status: str, method: str = "GET") -> float:
+        return sample_value(text, REQUESTS, method=method, route=route, status=status)
+
+    assert (await client.get(f"/tickets/{ticket.id}", headers=auth("primary"))).status_code == 200
+    assert (await client.get(f"/tickets/{ticket.id}", headers=auth("primary"))).status_code == 200
+    assert (await client.get(f"/tickets/{missing}", headers=auth("primary"))).status_code == 404
+    assert (await client.get(f"/tickets/{ticket.id}")).status_code == 401
+    assert (await client.delete("/no/such/route")).status_code == 404
+    assert (await client.get("/healthz")).status_code == 200
+    after = (await client.get("/metrics")).text
+
+    assert counted(after, TICKET_ROUTE, "200") - counted(before, TICKET_ROUTE, "200") == 2
+    assert counted(after, TICKET_ROUTE, "404") - counted(before, TICKET_ROUTE, "404") == 1
+    assert counted(after, TICKET_ROUTE, "401") - counted(before, TICKET_ROUTE, "401") == 1
+    unmatched = counted(after, "unmatched", "404", "DELETE") - counted(
+        before, "unmatched", "404", "DELETE"
+    )
+    assert unmatched == 1
+    latency = sample_value(after, DURATION_COUNT, method="GET", route=TICKET_ROUTE)
+    assert latency - sample_value(before, DURATION_COUNT, method="GET", route=TICKET_ROUTE) == 4
+    for probe in ("/healthz", "/readyz", "/metrics"):
+        assert f'route="{probe}"' not in after
+    for private in (str(ticket.id), str(missing), "/no/such/route"):
+        assert private not in after

@@ -309,7 +309,7 @@ async def test_trace_context_travels_with_mail_received(
     """The published message's traceparent belongs to the trace of ingest's accept span."""
     exporter = InMemorySpanExporter()
 
-    def tracing(service: str, *, console_export: bool = False) -> TracerProvider:
+    def tracing(service: str, settings: object) -> TracerProvider:
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(exporter))
         return provider
@@ -348,3 +348,10 @@ async def test_metrics_count_the_published_mail_received(app: Litestar, amqp_url
     )
     assert grew == 1
     assert "webhook-test.example" not in after.text
+    answered = {"method": "POST", "route": "/webhooks/raw", "status": "202"}
+    requests = "postdesk_http_requests_total"
+    assert (
+        sample_value(after.text, requests, **answered)
+        - sample_value(before.text, requests, **answered)
+        == 1
+    )

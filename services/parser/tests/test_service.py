@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from postdesk_contracts.events import Channel, MailReceived
 from postdesk_parser.domain import parse_mail
-from postdesk_parser.service import _mail_parsed
+from postdesk_parser.service import mail_parsed_of
 from postdesk_runtime import LocalBlobStore
 
 # Thread-Index values as Outlook writes them: a 22-byte header block (6 bytes of FILETIME,
@@ -43,7 +43,7 @@ def received(raw: bytes) -> MailReceived:
 async def test_thread_root_is_the_conversation_guid(thread_index: str, tmp_path: Path) -> None:
     """A first message, a reply and a folded header of one Outlook conversation share thread_root."""
     raw = mail(thread_index)
-    parsed = await _mail_parsed(received(raw), parse_mail(raw), LocalBlobStore(tmp_path))
+    parsed = await mail_parsed_of(received(raw), parse_mail(raw), LocalBlobStore(tmp_path))
     assert parsed.thread_root == ROOT
     # thread_index is the header as it came (unfolded); the decoder ignores whitespace
     assert "".join((parsed.thread_index or "").split()) == "".join(thread_index.split())
@@ -55,5 +55,5 @@ async def test_no_thread_root_without_a_valid_thread_index(
 ) -> None:
     """No Thread-Index, or one that is not base64 of at least 22 bytes, gives thread_root None."""
     raw = mail(thread_index)
-    parsed = await _mail_parsed(received(raw), parse_mail(raw), LocalBlobStore(tmp_path))
+    parsed = await mail_parsed_of(received(raw), parse_mail(raw), LocalBlobStore(tmp_path))
     assert parsed.thread_root is None

@@ -30,7 +30,7 @@ from postdesk_runtime.periodic import Periodic
 from postdesk_runtime.serve import serve
 from postdesk_runtime.settings import ServiceSettings
 from postdesk_runtime.threadtokens import ThreadTokens
-from postdesk_runtime.tracing import configure_tracing
+from postdesk_runtime.tracing import configure_tracing, shutdown_tracing
 
 __all__ = [
     "BlobBackend",
@@ -60,5 +60,6 @@ __all__ = [
     "outbox_consumer_app",
     "outbox_row",
     "serve",
+    "shutdown_tracing",
     "subscriber",
 ]

@@ -23,7 +23,7 @@ from postdesk_runtime.metrics import asgi_metrics_route
 from postdesk_runtime.outbox import OutboxRelay
 from postdesk_runtime.periodic import Periodic
 from postdesk_runtime.settings import ServiceSettings
-from postdesk_runtime.tracing import configure_tracing
+from postdesk_runtime.tracing import configure_tracing, shutdown_tracing
 
 
 def consumer_app(
@@ -81,9 +81,10 @@ def outbox_consumer_app(
     the outbox relay, then lets `register` attach the subscribers and return its
     background jobs. The relay and the jobs start after startup and stop before
     the broker does; the engine is disposed after the broker has drained
-    in-flight messages, which still use the pool.
+    in-flight messages, which still use the pool, and the queued spans are
+    exported last.
     """
-    tracer_provider = configure_tracing(service, console_export=settings.otel_console_export)
+    tracer_provider = configure_tracing(service, settings)
     broker = make_broker(
         settings.amqp_url,
         tracer_provider=tracer_provider,
@@ -108,10 +109,13 @@ def outbox_consumer_app(
     async def dispose_engine() -> None:
         await engine.dispose()
 
+    async def flush_traces() -> None:  # last: the broker's final spans are queued by now
+        await shutdown_tracing(tracer_provider)
+
     return consumer_app(
         broker,
         checks=readiness_checks(broker, engine),
         after_startup=[start_relay],
         on_shutdown=[stop_jobs, relay.stop],
-        after_shutdown=[dispose_engine],
+        after_shutdown=[dispose_engine, flush_traces],
     )

@@ -7,7 +7,8 @@ number of series.
 
 Consumed messages are measured once for every subscriber by
 `MetricsMiddleware` (wired in `make_broker`); published ones in
-`EventPublisher`; SMTP results and SLA breaches where they happen.
+`EventPublisher`; SMTP results and SLA breaches where they happen; HTTP
+requests of the Litestar apps by `postdesk_runtime.http_metrics`.
 """
 
 from __future__ import annotations
@@ -76,6 +77,16 @@ class Metrics:
         )
         self.sla_breaches = meter.create_counter(
             "postdesk_sla_breaches", description="SLA timers the router breached"
+        )
+        self.http_requests = meter.create_counter(
+            "postdesk_http_requests",
+            description="HTTP requests answered, by method, route template and status code",
+        )
+        self.http_request_duration = meter.create_histogram(
+            "postdesk_http_request_duration",
+            unit="s",
+            description="Time from a request's arrival to its response's headers, by method and route",
+            explicit_bucket_boundaries_advisory=LATENCY_BUCKETS,
         )
 
     def exposition(self) -> bytes:

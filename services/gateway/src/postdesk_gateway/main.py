@@ -17,6 +17,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.pydantic import PydanticPlugin
+from opentelemetry.sdk.trace import TracerProvider
 from postdesk_contracts import EventType
 from postdesk_runtime import (
     EventPublisher,
@@ -31,9 +32,11 @@ from postdesk_runtime import (
     make_engine,
     make_sessions,
     serve,
+    shutdown_tracing,
 )
 from postdesk_runtime.broker import document_published
 from postdesk_runtime.health import readiness_checks
+from postdesk_runtime.http_metrics import HttpMetricsMiddleware
 from postdesk_runtime.keyring import Keyring
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -80,6 +83,7 @@ class Runtime:
     engine: AsyncEngine
     sessions: Sessions
     broker: RabbitBroker
+    tracer_provider: TracerProvider
     relay: OutboxRelay
     tokens: TokenService
     passwords: Passwords
@@ -95,9 +99,10 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
     keyring = settings.keyring()
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = make_sessions(engine)
+    tracer_provider = configure_tracing(SERVICE, settings)
     broker = make_broker(
         settings.amqp_url,
-        tracer_provider=configure_tracing(SERVICE, console_export=settings.otel_console_export),
+        tracer_provider=tracer_provider,
         graceful_timeout=settings.shutdown_grace_seconds,
     )
     document_published(
@@ -116,6 +121,7 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
         engine=engine,
         sessions=sessions,
         broker=broker,
+        tracer_provider=tracer_provider,
         relay=OutboxRelay(SERVICE, sessions, EventPublisher(broker)),
         tokens=TokenService(
             settings.jwt_secret, lifetime=timedelta(minutes=settings.access_token_minutes)
@@ -184,8 +190,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
             await rt.relay.stop()
             await rt.broker.stop()
             await rt.engine.dispose()
+            await shutdown_tracing(rt.tracer_provider)  # last: the relay's final spans
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             AuthController,
             healthz,
@@ -259,6 +266,9 @@ def create_app(settings: GatewaySettings) -> Litestar:
         ),
         logging_config=None,
     )
+    # Around the whole app, so unmatched routes and handled exceptions are counted too.
+    app.asgi_handler = HttpMetricsMiddleware(app.asgi_handler)
+    return app
 
 
 def run() -> None:

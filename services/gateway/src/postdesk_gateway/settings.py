@@ -27,19 +27,60 @@ class GatewaySettings(ServiceSettings):
     """
 
     http_port: int = 8000
-    jwt_secret: str = Field(default=JWT_SECRET_PLACEHOLDER, min_length=1)
-    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
-    refresh_token_days: int = Field(default=30, ge=1, le=365)
-    login_max_failures: int = Field(default=5, ge=1)
-    login_lockout_minutes: int = Field(default=15, ge=1)
-    login_ip_max_failures: int = Field(default=50, ge=1)
-    login_ip_window_seconds: int = Field(default=300, ge=1)
-    cors_origins: list[str] = Field(default_factory=list)
-    upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
-    attachments_max_total_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
-    notification_keepalive_seconds: float = Field(default=20.0, gt=0)
-    notification_stream_overlap_seconds: float = Field(default=10.0, ge=0)
-    ticket_presence_ttl_seconds: float = Field(default=45.0, gt=0)
+    jwt_secret: str = Field(
+        default=JWT_SECRET_PLACEHOLDER,
+        min_length=1,
+        description="HS256 key of access tokens; at least 32 bytes in production",
+    )
+    access_token_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="access token lifetime"
+    )
+    refresh_token_days: int = Field(
+        default=30, ge=1, le=365, description="refresh token (login session) lifetime"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="wrong passwords in a row that lock an account"
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, description="how long a locked account stays locked"
+    )
+    login_ip_max_failures: int = Field(
+        default=50,
+        ge=1,
+        description="failed logins from one address within LOGIN_IP_WINDOW_SECONDS that make "
+        "it wait (counted per replica, in memory)",
+    )
+    login_ip_window_seconds: int = Field(
+        default=300, ge=1, description="the window of LOGIN_IP_MAX_FAILURES"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="JSON list of allowed browser origins; empty disables CORS",
+    )
+    upload_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1,
+        description="largest file POST /uploads accepts (413 over it)",
+    )
+    attachments_max_total_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1,
+        description="largest total of the attachments of one reply or new mail (413 over it)",
+    )
+    notification_keepalive_seconds: float = Field(
+        default=20.0, gt=0, description="a quiet notification stream sends a comment this often"
+    )
+    notification_stream_overlap_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="how far back a notification stream reads again for rows that committed late",
+    )
+    ticket_presence_ttl_seconds: float = Field(
+        default=45.0,
+        gt=0,
+        description="a ticket presence (viewing, replying) lapses this long after its last "
+        "heartbeat",
+    )
 
     @model_validator(mode="after")
     def _refuse_weak_secret(self) -> GatewaySettings:

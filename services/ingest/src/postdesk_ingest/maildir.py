@@ -54,6 +54,7 @@ class MaildirSettings(ServiceSettings):
         default=1.0,
         gt=0,
         validation_alias=AliasChoices("INGEST_MAILDIR_POLL_SECONDS", "maildir_poll_seconds"),
+        description="how often the maildirs' new/ directories are scanned",
     )
     maildir_max_backoff_seconds: float = Field(
         default=60.0,
@@ -61,6 +62,7 @@ class MaildirSettings(ServiceSettings):
         validation_alias=AliasChoices(
             "INGEST_MAILDIR_MAX_BACKOFF_SECONDS", "maildir_max_backoff_seconds"
         ),
+        description="longest wait before a failing maildir is scanned again (doubling)",
     )
 
     @field_validator("maildirs", mode="before")

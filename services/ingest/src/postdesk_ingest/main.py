@@ -18,9 +18,11 @@ from postdesk_runtime import (
     make_engine,
     make_sessions,
     serve,
+    shutdown_tracing,
 )
 from postdesk_runtime.broker import document_published
 from postdesk_runtime.health import readiness_checks
+from postdesk_runtime.http_metrics import HttpMetricsMiddleware
 
 from postdesk_ingest.handlers import EXCEPTION_HANDLERS, ROUTES, Webhook
 from postdesk_ingest.imap import ImapPoller
@@ -35,7 +37,7 @@ from postdesk_ingest.smtp import Listeners, start_listeners
 
 def create_app(settings: IngestSettings) -> Litestar:
     """The ingest ASGI app; the broker connects and declares the topology before it serves."""
-    tracer_provider = configure_tracing("ingest", console_export=settings.otel_console_export)
+    tracer_provider = configure_tracing("ingest", settings)
     broker = make_broker(
         settings.amqp_url,
         tracer_provider=tracer_provider,
@@ -86,9 +88,9 @@ def create_app(settings: IngestSettings) -> Litestar:
     async def close() -> None:
         await broker.stop()
         await engine.dispose()
-        tracer_provider.shutdown()
+        await shutdown_tracing(tracer_provider)  # after the broker: its last spans
 
-    return Litestar(
+    app = Litestar(
         route_handlers=ROUTES,
         dependencies={
             "ports": Provide(lambda: ports, use_cache=True, sync_to_thread=False),
@@ -117,6 +119,9 @@ def create_app(settings: IngestSettings) -> Litestar:
         openapi_config=OpenAPIConfig(title="postdesk ingest", version="0.1.0"),
         state=state,
     )
+    # Around the whole app, so unmatched routes and handled exceptions are counted too.
+    app.asgi_handler = HttpMetricsMiddleware(app.asgi_handler)
+    return app
 
 
 def run() -> None:

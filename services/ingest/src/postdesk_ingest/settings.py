@@ -31,11 +31,13 @@ class IngestSettings(ProviderSettings, RateLimitSettings, ListenerSettings, Mail
         default=25 * 1024 * 1024,
         ge=1,
         validation_alias=AliasChoices("INGEST_MAX_MESSAGE_BYTES", "max_message_bytes"),
+        description="largest message accepted on any channel (webhook 413, SMTP SIZE)",
     )
     replay_window_seconds: int = Field(
         default=300,
         ge=1,
         validation_alias=AliasChoices("INGEST_REPLAY_WINDOW_SECONDS", "replay_window_seconds"),
+        description="accepted age of a webhook's X-Postdesk-Timestamp",
     )
     publish_timeout_seconds: float = Field(
         default=10.0,

@@ -22,16 +22,28 @@ def _env(name: str, field: str) -> AliasChoices:
 
 class ListenerSettings(ServiceSettings):
     smtp_enabled: bool = Field(
-        default=False, validation_alias=_env("INGEST_SMTP_ENABLED", "smtp_enabled")
+        default=False,
+        validation_alias=_env("INGEST_SMTP_ENABLED", "smtp_enabled"),
+        description="run the SMTP listener",
     )
     smtp_port: int = Field(
-        default=2525, ge=0, le=65535, validation_alias=_env("INGEST_SMTP_PORT", "smtp_port")
+        default=2525,
+        ge=0,
+        le=65535,
+        validation_alias=_env("INGEST_SMTP_PORT", "smtp_port"),
+        description="port of the SMTP listener",
     )
     lmtp_enabled: bool = Field(
-        default=False, validation_alias=_env("INGEST_LMTP_ENABLED", "lmtp_enabled")
+        default=False,
+        validation_alias=_env("INGEST_LMTP_ENABLED", "lmtp_enabled"),
+        description="run the LMTP listener (no TLS or AUTH: trusted networks only)",
     )
     lmtp_port: int = Field(
-        default=2424, ge=0, le=65535, validation_alias=_env("INGEST_LMTP_PORT", "lmtp_port")
+        default=2424,
+        ge=0,
+        le=65535,
+        validation_alias=_env("INGEST_LMTP_PORT", "lmtp_port"),
+        description="port of the LMTP listener",
     )
     smtp_host: str | None = Field(
         default=None,
@@ -44,10 +56,14 @@ class ListenerSettings(ServiceSettings):
         description="the name in the greeting and EHLO answer",
     )
     smtp_tls_cert_file: Path | None = Field(
-        default=None, validation_alias=_env("INGEST_SMTP_TLS_CERT_FILE", "smtp_tls_cert_file")
+        default=None,
+        validation_alias=_env("INGEST_SMTP_TLS_CERT_FILE", "smtp_tls_cert_file"),
+        description="PEM certificate (chain); with the key, STARTTLS is offered on the SMTP port",
     )
     smtp_tls_key_file: Path | None = Field(
-        default=None, validation_alias=_env("INGEST_SMTP_TLS_KEY_FILE", "smtp_tls_key_file")
+        default=None,
+        validation_alias=_env("INGEST_SMTP_TLS_KEY_FILE", "smtp_tls_key_file"),
+        description="PEM private key of INGEST_SMTP_TLS_CERT_FILE",
     )
     smtp_require_tls: bool = Field(
         default=False,
@@ -55,10 +71,14 @@ class ListenerSettings(ServiceSettings):
         description="refuse mail on the SMTP port before STARTTLS",
     )
     smtp_auth_username: str | None = Field(
-        default=None, validation_alias=_env("INGEST_SMTP_AUTH_USERNAME", "smtp_auth_username")
+        default=None,
+        validation_alias=_env("INGEST_SMTP_AUTH_USERNAME", "smtp_auth_username"),
+        description="with the password, AUTH (PLAIN/LOGIN) is required on the SMTP port",
     )
     smtp_auth_password: SecretStr | None = Field(
-        default=None, validation_alias=_env("INGEST_SMTP_AUTH_PASSWORD", "smtp_auth_password")
+        default=None,
+        validation_alias=_env("INGEST_SMTP_AUTH_PASSWORD", "smtp_auth_password"),
+        description="the password of INGEST_SMTP_AUTH_USERNAME",
     )
     smtp_auth_allow_plaintext: bool = Field(
         default=False,
@@ -69,11 +89,13 @@ class ListenerSettings(ServiceSettings):
         default=300.0,
         gt=0,
         validation_alias=_env("INGEST_SMTP_TIMEOUT_SECONDS", "smtp_timeout_seconds"),
+        description="an idle SMTP/LMTP session is closed after this long",
     )
     recipient_cache_seconds: float = Field(
         default=30.0,
         ge=0,
         validation_alias=_env("INGEST_RECIPIENT_CACHE_SECONDS", "recipient_cache_seconds"),
+        description="how long a known recipient's RCPT answer is cached",
     )
     recipient_unknown_cache_seconds: float = Field(
         default=5.0,
@@ -81,6 +103,7 @@ class ListenerSettings(ServiceSettings):
         validation_alias=_env(
             "INGEST_RECIPIENT_UNKNOWN_CACHE_SECONDS", "recipient_unknown_cache_seconds"
         ),
+        description="how long an unknown recipient's answer (550) is cached",
     )
 
     @property

@@ -35,9 +35,13 @@ MAX_LISTED = 200
 
 class MailsinkSettings(ServiceSettings):
     http_port: int = 8025
-    mailsink_smtp_host: str = "127.0.0.1"
-    mailsink_smtp_port: int = 2525
-    mailsink_dir: Path = Field(default=Path("var/sent-mail"))
+    mailsink_smtp_host: str = Field(
+        default="127.0.0.1", description="listen address of the sink's SMTP server (loopback)"
+    )
+    mailsink_smtp_port: int = Field(default=2525, description="port of the sink's SMTP server")
+    mailsink_dir: Path = Field(
+        default=Path("var/sent-mail"), description="directory of the kept .eml files"
+    )
 
 
 class Keeper:

@@ -14,6 +14,7 @@ from postdesk_runtime import (
     make_engine,
     make_sessions,
     serve,
+    shutdown_tracing,
 )
 from postdesk_runtime.broker import document_published
 from postdesk_runtime.health import readiness_checks
@@ -24,7 +25,7 @@ from postdesk_parser.settings import ParserSettings
 
 
 def create_app(settings: ParserSettings) -> AsgiFastStream:
-    tracer_provider = configure_tracing("parser", console_export=settings.otel_console_export)
+    tracer_provider = configure_tracing("parser", settings)
     broker = make_broker(
         settings.amqp_url,
         tracer_provider=tracer_provider,
@@ -43,6 +44,11 @@ def create_app(settings: ParserSettings) -> AsgiFastStream:
     app = consumer_app(broker, checks=readiness_checks(broker, engine))
     # after the broker has drained in-flight messages, which still use the pool
     app.after_shutdown(engine.dispose)
+
+    @app.after_shutdown
+    async def flush_traces() -> None:  # last: the broker's final spans are queued by now
+        await shutdown_tracing(tracer_provider)
+
     return app
 
 

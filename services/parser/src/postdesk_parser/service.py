@@ -77,7 +77,7 @@ async def handle_mail_received(received: Envelope[MailReceived], ports: Ports) -
         return await _reject(received, f"parser failed: {type(error).__name__}: {error}", ports)
     outcome = new_envelope(
         EventType.MAIL_PARSED,
-        await _mail_parsed(received.payload, parsed, ports.blobs),
+        await mail_parsed_of(received.payload, parsed, ports.blobs),
         caused_by=received,
         event_id=derived_event_id(received.id, EventType.MAIL_PARSED.value),
     )
@@ -89,7 +89,9 @@ async def handle_mail_received(received: Envelope[MailReceived], ports: Ports) -
     return outcome
 
 
-async def _mail_parsed(received: MailReceived, parsed: ParsedMail, blobs: BlobStore) -> MailParsed:
+async def mail_parsed_of(
+    received: MailReceived, parsed: ParsedMail, blobs: BlobStore
+) -> MailParsed:
     body = json.dumps(
         {
             "text": parsed.text,

@@ -27,6 +27,7 @@ serialises a parent and a reply naming it across router replicas.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,9 +42,16 @@ log = structlog.get_logger(__name__)
 
 
 async def absorb_early_replies(
-    session: AsyncSession, tenant_id: uuid.UUID, message_id: str, survivor: uuid.UUID
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    message_id: str,
+    survivor: uuid.UUID,
+    *,
+    opened_before: datetime | None = None,
 ) -> list[TicketRef]:
-    """Merge into `survivor` every other ticket holding a message that names `message_id`.
+    """Merge into `survivor` every other ticket holding a message that names `message_id`
+    (with `opened_before`, the time `message_id` was stored: not the tickets opened after it
+    and linked on purpose, such as follow-ups of a closed ticket; see merge_db.tickets_naming).
 
     `survivor` must be locked by this transaction (or new in it). Returns
     the absorbed tickets; those whose customer may not join `survivor` are
@@ -53,7 +61,9 @@ async def absorb_early_replies(
     merged: list[TicketRef] = []
     refused: set[uuid.UUID] = set()
     for _ in range(MAX_ROUNDS):
-        found = await merge_db.tickets_naming(session, tenant_id, message_id, survivor)
+        found = await merge_db.tickets_naming(
+            session, tenant_id, message_id, survivor, opened_before=opened_before
+        )
         found = [t for t in found if t not in refused]
         if not found:
             return merged

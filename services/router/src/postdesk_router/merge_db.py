@@ -53,16 +53,27 @@ _TICKETS_NAMING = text(
         UNION
         SELECT ticket_id, tenant_id FROM messages WHERE "references" && CAST(:named AS text[])
     )
-    SELECT DISTINCT ticket_id FROM naming WHERE tenant_id = :tenant AND ticket_id <> :survivor
+    SELECT DISTINCT naming.ticket_id FROM naming JOIN tickets t ON t.id = naming.ticket_id
+     WHERE naming.tenant_id = :tenant AND naming.ticket_id <> :survivor
+       AND (CAST(:opened_before AS timestamptz) IS NULL
+            OR t.created_at < CAST(:opened_before AS timestamptz)
+            OR t.linked_ticket_id IS NULL)
     """
 )
 
 
 async def tickets_naming(
-    session: AsyncSession, tenant_id: uuid.UUID, message_id: str, survivor: uuid.UUID
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    message_id: str,
+    survivor: uuid.UUID,
+    *,
+    opened_before: datetime | None = None,
 ) -> list[uuid.UUID]:
     """Tickets other than `survivor` holding a message whose In-Reply-To or References name
-    `message_id` (stored with or without angle brackets).
+    `message_id` (stored with or without angle brackets). With `opened_before`, only those
+    opened before it or linked to no ticket: a ticket opened later and linked was kept
+    apart on purpose (a follow-up of a closed ticket, a stranger's reply).
 
     The GIN indexes on both arrays find the few naming messages first (the materialised CTE
     keeps the planner from scanning a tenant it believes small by tenant_id instead, which
@@ -70,7 +81,13 @@ async def tickets_naming(
     """
     named = [message_id, f"<{message_id}>"]
     rows = await session.execute(
-        _TICKETS_NAMING, {"named": named, "tenant": tenant_id, "survivor": survivor}
+        _TICKETS_NAMING,
+        {
+            "named": named,
+            "tenant": tenant_id,
+            "survivor": survivor,
+            "opened_before": opened_before,
+        },
     )
     return [row.ticket_id for row in rows]
 

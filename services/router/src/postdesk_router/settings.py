@@ -11,4 +11,6 @@ class RouterSettings(ServiceSettings):
     timer_scan_interval_seconds: float = Field(
         default=5.0, gt=0, description="how often SLA timers and unanswered tickets are scanned"
     )
-    timer_scan_batch: int = Field(default=500, ge=1)
+    timer_scan_batch: int = Field(
+        default=500, ge=1, description="timers and tickets handled per scan transaction"
+    )

@@ -21,10 +21,18 @@ class ImapSettings(BaseSettings):
     max_mailboxes: int = Field(
         default=50, ge=1, description="mailboxes one replica reads at once (one thread each)"
     )
-    connect_timeout_seconds: float = Field(default=30.0, gt=0)
+    connect_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="connecting and logging in to a server is cut off after this",
+    )
     idle_seconds: float = Field(
         default=300.0, gt=0, le=29 * 60, description="longest IDLE before a re-check (RFC 2177)"
     )
     fetch_batch: int = Field(default=10, ge=1, description="messages fetched per UID FETCH")
-    backoff_initial_seconds: float = Field(default=1.0, gt=0)
-    backoff_max_seconds: float = Field(default=60.0, gt=0)
+    backoff_initial_seconds: float = Field(
+        default=1.0, gt=0, description="wait after a mailbox's first failure, doubling"
+    )
+    backoff_max_seconds: float = Field(
+        default=60.0, gt=0, description="longest wait between a failing mailbox's attempts"
+    )

@@ -26,7 +26,11 @@ class ProviderSettings(BaseSettings):
         validation_alias=_env("mailgun_signing_key"),
         description="Mailgun's HTTP webhook signing key; enables POST /webhooks/mailgun",
     )
-    postmark_username: str | None = Field(default=None, validation_alias=_env("postmark_username"))
+    postmark_username: str | None = Field(
+        default=None,
+        validation_alias=_env("postmark_username"),
+        description="HTTP Basic user name Postmark sends, with INGEST_POSTMARK_PASSWORD",
+    )
     postmark_password: SecretStr | None = Field(
         default=None,
         validation_alias=_env("postmark_password"),
@@ -42,7 +46,11 @@ class ProviderSettings(BaseSettings):
         validation_alias=_env("sendgrid_public_key"),
         description="the Inbound Parse security policy's ECDSA public key (base64 DER or PEM)",
     )
-    sendgrid_username: str | None = Field(default=None, validation_alias=_env("sendgrid_username"))
+    sendgrid_username: str | None = Field(
+        default=None,
+        validation_alias=_env("sendgrid_username"),
+        description="HTTP Basic user name in the Inbound Parse URL, with INGEST_SENDGRID_PASSWORD",
+    )
     sendgrid_password: SecretStr | None = Field(
         default=None,
         validation_alias=_env("sendgrid_password"),

@@ -97,6 +97,10 @@ async def ports(database_url: str, amqp_url: str, blob_dir: Path) -> AsyncIterat
     await declare_topology(broker)
     engine = make_engine(database_url, pool_size=4)
     sessions = make_sessions(engine)
+    # The poller claims every active mailbox of the shared database: other modules' tests
+    # (the gateway's admin and isolation tests) leave mailboxes that name no real server.
+    async with sessions() as session, session.begin():
+        await session.execute(sa.text("UPDATE imap_mailboxes SET is_active = false"))
     yield Ports(
         blobs=LocalBlobStore(blob_dir),
         sessions=sessions,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import random
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,8 +28,11 @@ WEBHOOK_SECRET = "e2e-webhook-secret"
 
 
 def free_port_block(count: int) -> int:
-    """A base port with `count` consecutive ports free on loopback."""
-    for base in range(21000, 60000, 97):
+    """A base port with `count` consecutive ports free on loopback, from a random start: two
+    test runs at once (or a run whose stopped service freed its port) must not pick the same
+    block and take each other's processes for their own."""
+    start = 21000 + random.randrange(0, 39000 // 97) * 97
+    for base in [*range(start, 60000, 97), *range(21000, start, 97)]:
         sockets: list[socket.socket] = []
         try:
             for port in range(base, base + count):

@@ -120,32 +120,48 @@ class FaultStack:
     def ingest_url(self) -> str:
         return f"http://127.0.0.1:{self.supervisor.ports['ingest']}"
 
-    def accept(self, raw: bytes) -> AcceptedMail:
-        mail = AcceptedMail(self.tenant_id, message_id_of(raw), hashlib.sha256(raw).hexdigest())
+    def accept(self, raw: bytes, tenant_id: uuid.UUID | None = None) -> AcceptedMail:
+        mail = AcceptedMail(
+            tenant_id or self.tenant_id, message_id_of(raw), hashlib.sha256(raw).hexdigest()
+        )
         self.accepted[mail.sha256] = mail
         return mail
 
-    async def post(self, client: httpx.AsyncClient, raw: bytes) -> httpx.Response:
-        """One webhook delivery of `raw` to the mailbox; counts the mail accepted on a 202."""
+    async def post(
+        self,
+        client: httpx.AsyncClient,
+        raw: bytes,
+        *,
+        rcpt: str = MAILBOX,
+        tenant_id: uuid.UUID | None = None,
+    ) -> httpx.Response:
+        """One webhook delivery of `raw` to `rcpt` (default: the demo tenant's mailbox; another
+        tenant's with its `tenant_id`); counts the mail accepted on a 202."""
         response = await client.post(
             f"{self.ingest_url}/webhooks/raw",
             content=raw,
-            params={"rcpt": MAILBOX},
+            params={"rcpt": rcpt},
             headers={"Content-Type": "message/rfc822", **signature_headers(SECRET, raw)},
         )
         if response.status_code == 202:
-            self.accept(raw)
+            self.accept(raw, tenant_id)
         return response
 
     async def post_until_accepted(
-        self, client: httpx.AsyncClient, raw: bytes, *, within: float = 60
+        self,
+        client: httpx.AsyncClient,
+        raw: bytes,
+        *,
+        within: float = 60,
+        rcpt: str = MAILBOX,
+        tenant_id: uuid.UUID | None = None,
     ) -> httpx.Response:
         """Deliver `raw` as a retrying source does: again after a refusal (503) or a broken
         connection (the service died), until a 202."""
         deadline = time.monotonic() + within
         while True:
             try:
-                response = await self.post(client, raw)
+                response = await self.post(client, raw, rcpt=rcpt, tenant_id=tenant_id)
                 if response.status_code == 202:
                     return response
                 assert response.status_code == 503, (response.status_code, response.text)

@@ -221,6 +221,28 @@ async def test_a_4xx_is_retried_after_backoff_then_sent(
         )
 
 
+async def test_the_backoff_base_and_cap_are_the_configured_ones(
+    sessions: Sessions, blobs: BlobStore
+) -> None:
+    """RETRY_BASE_SECONDS and RETRY_CAP_SECONDS (send_due's retry_base, retry_cap): after the
+    n-th 4xx the next attempt is at least 1 s and at most min(cap, base * 2**(n-1)) later."""
+    t0 = now()
+    options = {"retry_base": timedelta(seconds=2), "retry_cap": timedelta(seconds=3)}
+    async with smtp_server(replies={"MAIL": ["451 4.7.1 greylisted"] * 3}) as server:
+        seed = await seed_sender(sessions, smtp_port=server.port)
+        wanted, _ = await request(sessions, seed, t0)
+        at = t0
+        for ceiling in (2, 3, 3):  # the base, then twice and four times it, capped
+            assert await send(sessions, blobs, at, **options) == 1
+            row = await stored(sessions, wanted.outbound_id)
+            assert row.status == OutboundStatus.RETRYING
+            assert row.next_attempt_at is not None
+            delay = row.next_attempt_at - at
+            assert timedelta(seconds=1) <= delay <= timedelta(seconds=ceiling), delay
+            at = row.next_attempt_at
+    assert server.received == []
+
+
 async def test_a_connection_refused_is_temporary(sessions: Sessions, blobs: BlobStore) -> None:
     """No server listening: retried later, nothing reported yet."""
     t0 = now()

@@ -20,6 +20,7 @@ from postdesk_runtime.broker import (
 from postdesk_runtime.db import Sessions, make_engine, make_sessions
 from postdesk_runtime.health import Check, asgi_health_routes, readiness_checks
 from postdesk_runtime.metrics import asgi_metrics_route
+from postdesk_runtime.outage import DatabaseOutageGuard
 from postdesk_runtime.outbox import OutboxRelay
 from postdesk_runtime.periodic import Periodic
 from postdesk_runtime.settings import ServiceSettings
@@ -35,11 +36,16 @@ def consumer_app(
     on_shutdown: Sequence[Any] = (),
     after_shutdown: Sequence[Any] = (),
 ) -> AsgiFastStream:
-    """Connect and declare the topology before subscribers start.
+    """Connect and declare the topology before subscribers start. With a "database" check,
+    a handler failing while the database does not answer holds its message until it does
+    (postdesk_runtime.outage).
 
     `on_shutdown` runs before the broker stops (while it can still publish);
     `after_shutdown` after in-flight messages are done (close the engine there).
     """
+
+    if "database" in checks:
+        broker.add_middleware(DatabaseOutageGuard(checks["database"]))
 
     async def connect_and_declare() -> None:
         await broker.connect()

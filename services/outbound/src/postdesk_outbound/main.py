@@ -40,6 +40,8 @@ def create_app(settings: OutboundSettings) -> AsgiFastStream:
             ThreadTokens.from_keyring(keyring),
             batch=settings.send_batch,
             lease=lease,
+            retry_base=timedelta(seconds=settings.retry_base_seconds),
+            retry_cap=timedelta(seconds=settings.retry_cap_seconds),
         )
         recover = partial(recover_stalled, parts.sessions, lease=lease, batch=settings.send_batch)
         return [

@@ -64,6 +64,8 @@ from postdesk_outbound.domain import (
     CRASH_BEFORE_TRANSACTION,
     CRASH_DURING_TRANSACTION,
     NO_SMTP_REASON,
+    RETRY_BASE,
+    RETRY_CAP,
     OutboundStatus,
     gave_up_reason,
     log_entry,
@@ -102,6 +104,8 @@ class _Tools:
     tokens: ThreadTokens
     clock: _Clock
     attempt_timeout: float
+    retry_base: timedelta = RETRY_BASE
+    retry_cap: timedelta = RETRY_CAP
 
 
 class _ClaimLostError(Exception):
@@ -126,6 +130,8 @@ async def send_due(
     now: datetime | None = None,
     batch: int = DEFAULT_BATCH,
     lease: timedelta = DEFAULT_LEASE,
+    retry_base: timedelta = RETRY_BASE,
+    retry_cap: timedelta = RETRY_CAP,
 ) -> int:
     """Make one attempt at each of up to `batch` due messages; the number claimed.
 
@@ -138,7 +144,16 @@ async def send_due(
         settings = await db.tenant_settings(session, list({c.tenant_id for c in claims}))
     if not claims:
         return 0
-    tools = _Tools(sessions, blobs, keyring, tokens, clock, lease.total_seconds() / 2)
+    tools = _Tools(
+        sessions,
+        blobs,
+        keyring,
+        tokens,
+        clock,
+        lease.total_seconds() / 2,
+        retry_base,
+        retry_cap,
+    )
     by_tenant: dict[uuid.UUID, list[Claim]] = defaultdict(list)
     for claim in claims:
         by_tenant[claim.tenant_id].append(claim)
@@ -375,7 +390,7 @@ async def _record(tools: _Tools, attempt: _Attempt, result: TransmitResult) -> N
         elif claim.attempts >= attempt.policy.max_attempts:
             settled = await _give_up(session, claim, entry, now=now)
         else:
-            retry_at = now + retry_delay(claim.attempts)
+            retry_at = now + retry_delay(claim.attempts, base=tools.retry_base, cap=tools.retry_cap)
             settled = await db.settle(
                 session,
                 claim,

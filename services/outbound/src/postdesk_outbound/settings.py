@@ -21,3 +21,12 @@ class OutboundSettings(ServiceSettings):
     recovery_interval_seconds: float = Field(
         default=30.0, gt=0, description="how often messages of stopped senders are looked for"
     )
+    retry_base_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="backoff after a temporary failure (4xx, no connection): a random delay "
+        "of at least 1 s and up to this after the first attempt, doubling with each",
+    )
+    retry_cap_seconds: float = Field(
+        default=3600.0, gt=0, description="the longest backoff between two attempts"
+    )

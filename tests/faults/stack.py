@@ -34,7 +34,8 @@ from postdesk_cli.supervisor import Supervisor
 from postdesk_ingest.domain import signature_headers
 from postdesk_runtime.db import make_sessions
 from postdesk_schema import EmailAccount, SmtpServer, Tenant, User
-from sqlalchemy import update
+from postdesk_schema.logs import EmailProcessingLog
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
@@ -258,3 +259,18 @@ def make_supervisor(
         sink=log,
     )
     return supervisor, smtp_port
+
+
+async def ingest_rows(stack: FaultStack) -> list[tuple[str, str]]:
+    """(sha256, status) of every ingest processing-log row (the database is the test's own)."""
+    async with stack.engine.connect() as conn:
+        rows = await conn.execute(
+            select(col(EmailProcessingLog.sha256), col(EmailProcessingLog.status)).where(
+                col(EmailProcessingLog.stage) == "ingest"
+            )
+        )
+        return sorted((row.sha256, row.status) for row in rows)
+
+
+def published(raws: list[bytes]) -> list[tuple[str, str]]:
+    return sorted((hashlib.sha256(raw).hexdigest(), "published") for raw in raws)

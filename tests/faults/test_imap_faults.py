@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import importlib.util
 import os
 import sys
@@ -43,12 +42,20 @@ from postdesk_runtime.db import make_sessions
 from postdesk_runtime.keyring import Keyring
 from postdesk_runtime.settings import DEV_ENCRYPTION_KEYS
 from postdesk_schema import EmailAccount, ImapMailbox
-from postdesk_schema.logs import EmailProcessingLog
 from postdesk_testing import eventually
 from sqlalchemy import select
 from sqlmodel import col
 
-from tests.faults.stack import MAILBOX, MAILSINK, PIPELINE, ROOT, FaultStack, corpus
+from tests.faults.stack import (
+    MAILBOX,
+    MAILSINK,
+    PIPELINE,
+    ROOT,
+    FaultStack,
+    corpus,
+    ingest_rows,
+    published,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -232,20 +239,6 @@ async def add_mailbox(stack: FaultStack, port: int) -> None:
                 use_idle=False,
             )
         )
-
-
-async def ingest_rows(stack: FaultStack) -> list[tuple[str, str]]:
-    async with stack.engine.connect() as conn:
-        rows = await conn.execute(
-            select(col(EmailProcessingLog.sha256), col(EmailProcessingLog.status)).where(
-                col(EmailProcessingLog.stage) == "ingest"
-            )
-        )
-        return sorted((row.sha256, row.status) for row in rows)
-
-
-def published(raws: list[bytes]) -> list[tuple[str, str]]:
-    return sorted((hashlib.sha256(raw).hexdigest(), "published") for raw in raws)
 
 
 async def all_seen(dovecot: Any) -> None:

@@ -27,7 +27,6 @@ Each mail ends as one message, and the invariant holds for all of them.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import os
 import time
@@ -36,12 +35,17 @@ from pathlib import Path
 
 import pytest
 from postdesk_runtime.failpoints import ENV_VAR, KILLED_STATUS
-from postdesk_schema.logs import EmailProcessingLog
 from postdesk_testing import eventually
-from sqlalchemy import select
-from sqlmodel import col
 
-from tests.faults.stack import MAILBOX, MAILSINK, PIPELINE, FaultStack, corpus
+from tests.faults.stack import (
+    MAILBOX,
+    MAILSINK,
+    PIPELINE,
+    FaultStack,
+    corpus,
+    ingest_rows,
+    published,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -94,21 +98,6 @@ async def all_moved(delivered: list[Path]) -> None:
         return True if all(seen(path).is_file() for path in delivered) else None
 
     await eventually(moved, within=45, interval=0.1)
-
-
-async def ingest_rows(stack: FaultStack) -> list[tuple[str, str]]:
-    """(sha256, status) of every ingest processing-log row (the database is the test's own)."""
-    async with stack.engine.connect() as conn:
-        rows = await conn.execute(
-            select(col(EmailProcessingLog.sha256), col(EmailProcessingLog.status)).where(
-                col(EmailProcessingLog.stage) == "ingest"
-            )
-        )
-        return sorted((row.sha256, row.status) for row in rows)
-
-
-def published(raws: list[bytes]) -> list[tuple[str, str]]:
-    return sorted((hashlib.sha256(raw).hexdigest(), "published") for raw in raws)
 
 
 async def test_a_half_written_delivery_is_taken_only_once_renamed_into_new(

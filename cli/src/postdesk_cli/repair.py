@@ -32,7 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_cli.reparse import inbound_messages_of, reparse_message
 from postdesk_cli.settings import CliSettings
-from postdesk_cli.thread_rebuild import ThreadMessage, find_ticket, rebuild, thread_of
+from postdesk_cli.thread_rebuild import (
+    ThreadMessage,
+    bare_message_id,
+    find_ticket,
+    rebuild,
+    thread_of,
+)
 
 T = TypeVar("T")
 
@@ -144,7 +150,10 @@ async def _show(args: argparse.Namespace, settings: CliSettings, out: IO[str]) -
             for message in messages:
                 elsewhere.update(
                     await merge_db.tickets_naming(
-                        session, ticket.tenant_id, message.message_id_header.strip("<>"), ticket.id
+                        session,
+                        ticket.tenant_id,
+                        bare_message_id(message.message_id_header),
+                        ticket.id,
                     )
                 )
             for other in sorted(elsewhere):
@@ -163,11 +172,11 @@ def _print_tree(messages: list[ThreadMessage], out: IO[str]) -> None:
         for message in by_parent.get(parent, []):
             print(
                 f"{'  ' * (depth + 1)}{message.at:%Y-%m-%d %H:%M} {message.direction:<8} "
-                f"{message.from_email or '-'}  <{message.message_id_header.strip('<>')}>  "
+                f"{message.from_email or '-'}  <{bare_message_id(message.message_id_header)}>  "
                 f"{message.subject!r}  [{message.match_rule or '-'}] {message.id}",
                 file=out,
             )
-            walk(message.message_id_header.strip().strip("<>"), depth + 1)
+            walk(bare_message_id(message.message_id_header), depth + 1)
 
     walk(None, 0)
 

@@ -105,7 +105,7 @@ async def thread_of(session: AsyncSession, ticket_id: uuid.UUID) -> list[ThreadM
             .order_by(col(Message.created_at), col(Message.id))
         )
     ).all()
-    here = {_bare(row.message_id_header) for row in rows}
+    here = {bare_message_id(row.message_id_header) for row in rows}
     return [
         ThreadMessage(
             id=row.id,
@@ -123,12 +123,12 @@ async def thread_of(session: AsyncSession, ticket_id: uuid.UUID) -> list[ThreadM
 
 def _parent(in_reply_to: list[str], references: list[str], here: set[str]) -> str | None:
     for candidate in [*in_reply_to, *reversed(references)]:
-        if _bare(candidate) in here:
-            return _bare(candidate)
+        if bare_message_id(candidate) in here:
+            return bare_message_id(candidate)
     return None
 
 
-def _bare(message_id: str) -> str:
+def bare_message_id(message_id: str) -> str:
     return message_id.strip().strip("<>")
 
 
@@ -151,7 +151,7 @@ async def rebuild(session: AsyncSession, ticket: Ticket, *, dry_run: bool = Fals
         done.merged += await absorb_early_replies(
             session,
             current.tenant_id,
-            _bare(row.message_id_header),
+            bare_message_id(row.message_id_header),
             survivor,
             opened_before=row.created_at,
         )

@@ -61,7 +61,7 @@ import psutil
 from postdesk_contracts import Address, Envelope, EventType, MailParsed, new_envelope
 from postdesk_contracts.events import Channel, MailReceived
 from postdesk_parser.domain import parse_mail
-from postdesk_parser.service import _mail_parsed  # the parser's own MailParsed and blob writes
+from postdesk_parser.service import mail_parsed_of  # the parser's own MailParsed and blob writes
 from postdesk_router.service import RouteOutcome, RouteStatus, route_in_transaction
 from postdesk_router.settings import RouterSettings
 from postdesk_runtime import (
@@ -119,7 +119,7 @@ async def parse_corpus(mails: list[bytes], blobs: BlobStore) -> list[MailParsed]
             received_at=FIRST_RECEIVED + index * RECEIVED_EVERY,
             source="bench",
         )
-        parsed.append(await _mail_parsed(received, parse_mail(raw), blobs))
+        parsed.append(await mail_parsed_of(received, parse_mail(raw), blobs))
     return parsed
 
 
@@ -529,6 +529,7 @@ def profiled(limit: int, decisions: int) -> Iterator[io.StringIO]:
         yield report
     finally:
         profile.disable()
+        profile.dump_stats(ROOT / "bench" / "out" / "routing-profile.pstats")
         for key in ("cumulative", "tottime"):
             pstats.Stats(profile, stream=report).sort_stats(key).print_stats(limit)
         stats = pstats.Stats(profile)

@@ -22,10 +22,10 @@ from postdesk_runtime.broker import (
     make_broker,
     subscriber,
 )
-from postdesk_runtime.db import Sessions, make_engine, make_sessions
+from postdesk_runtime.db import Sessions, insert_rows, make_engine, make_sessions
 from postdesk_runtime.inbox import claim_event
 from postdesk_runtime.logging import configure_logging
-from postdesk_runtime.outbox import OutboxRelay, outbox_row
+from postdesk_runtime.outbox import OutboxRelay, add_to_outbox, outbox_row
 from postdesk_runtime.periodic import Periodic
 from postdesk_runtime.serve import serve
 from postdesk_runtime.settings import ServiceSettings
@@ -46,6 +46,7 @@ __all__ = [
     "ServiceSettings",
     "Sessions",
     "ThreadTokens",
+    "add_to_outbox",
     "blob_ref",
     "claim_event",
     "configure_logging",
@@ -53,6 +54,7 @@ __all__ = [
     "consumer_app",
     "declare_topology",
     "events_exchange",
+    "insert_rows",
     "make_blob_store",
     "make_broker",
     "make_engine",

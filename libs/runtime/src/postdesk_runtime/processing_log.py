@@ -9,9 +9,31 @@ from __future__ import annotations
 import uuid
 
 from postdesk_schema.logs import EmailProcessingLog
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+
+_COLUMNS = (
+    "id",
+    "tenant_id",
+    "stage",
+    "dedupe_key",
+    "status",
+    "sha256",
+    "raw_blob_ref",
+    "message_id_header",
+    "event_id",
+    "detail",
+)
+# Built once (every stage appends a row per mail; building the statement per call cost
+# more CPU than running it).
+_APPEND = (
+    insert(EmailProcessingLog)
+    .values({name: bindparam(name) for name in _COLUMNS})
+    .on_conflict_do_nothing(index_elements=["stage", "dedupe_key"])
+    .returning(col(EmailProcessingLog.id))
+)
 
 
 async def append_processing_log(
@@ -28,21 +50,16 @@ async def append_processing_log(
     detail: str = "",
 ) -> bool:
     """Insert the row unless the stage already has one for `dedupe_key`; True if inserted."""
-    statement = (
-        insert(EmailProcessingLog)
-        .values(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            stage=stage,
-            dedupe_key=dedupe_key,
-            status=status,
-            sha256=sha256,
-            raw_blob_ref=raw_blob_ref,
-            message_id_header=message_id_header,
-            event_id=event_id,
-            detail=detail,
-        )
-        .on_conflict_do_nothing(index_elements=["stage", "dedupe_key"])
-        .returning(col(EmailProcessingLog.id))
-    )
-    return (await session.execute(statement)).scalar_one_or_none() is not None
+    row = {
+        "id": uuid.uuid4(),
+        "tenant_id": tenant_id,
+        "stage": stage,
+        "dedupe_key": dedupe_key,
+        "status": status,
+        "sha256": sha256,
+        "raw_blob_ref": raw_blob_ref,
+        "message_id_header": message_id_header,
+        "event_id": event_id,
+        "detail": detail,
+    }
+    return (await session.execute(_APPEND, row)).scalar_one_or_none() is not None

@@ -35,6 +35,7 @@ def make_server(
         log_config=None,
         access_log=False,
         lifespan="on",
+        loop=settings.event_loop,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
     return uvicorn.Server(config) if before_drain is None else _DrainingServer(config, before_drain)

@@ -100,6 +100,11 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=15.0, ge=0, description="time to finish in-flight work after SIGTERM"
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop",
+        description="the process's event loop: uvloop (libuv; less CPU per message and "
+        "request) or the standard library's asyncio loop",
+    )
     otel_console_export: bool = Field(
         default=False, description="print finished trace spans to stdout (debugging)"
     )

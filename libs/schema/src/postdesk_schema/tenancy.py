@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint, text, update
+from sqlalchemy import Column, Index, UniqueConstraint, bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text
 from sqlmodel import Field, SQLModel, col
@@ -163,15 +163,16 @@ class EmailAssignment(SQLModel, table=True):
 async def take_ticket_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     """Take the tenant's next ticket number. The tenant row stays locked until the caller's
     transaction ends, so numbers are gapless and unique; take it as late as the caller can."""
-    number = (
-        await session.execute(
-            update(Tenant)
-            .where(col(Tenant.id) == tenant_id)
-            .values(next_ticket_number=col(Tenant.next_ticket_number) + 1)
-            .returning(col(Tenant.next_ticket_number) - 1)
-        )
-    ).scalar_one()
+    number = (await session.execute(_TAKE_TICKET_NUMBER, {"tenant_id": tenant_id})).scalar_one()
     return int(number)
+
+
+_TAKE_TICKET_NUMBER = (
+    update(Tenant)
+    .where(col(Tenant.id) == bindparam("tenant_id"))
+    .values(next_ticket_number=col(Tenant.next_ticket_number) + 1)
+    .returning(col(Tenant.next_ticket_number) - 1)
+)
 
 
 class DepartmentManager(SQLModel, table=True):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from postdesk_runtime.processing_log import append_processing_log
 from postdesk_schema.logs import EmailProcessingLog
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -26,7 +26,7 @@ async def record_stored(
     detail: str,
 ) -> str:
     """Insert the row as "stored" unless it exists; return the row's status either way."""
-    await append_processing_log(
+    inserted = await append_processing_log(
         session,
         stage=STAGE,
         dedupe_key=dedupe_key,
@@ -36,20 +36,24 @@ async def record_stored(
         event_id=event_id,
         detail=detail,
     )
-    status = await session.scalar(
-        select(EmailProcessingLog.status).where(
-            EmailProcessingLog.stage == STAGE, EmailProcessingLog.dedupe_key == dedupe_key
-        )
-    )
-    return status or STORED
+    if inserted:
+        return STORED
+    return await session.scalar(_STATUS, {"key": dedupe_key}) or STORED
 
 
 async def mark_published(session: AsyncSession, *, dedupe_key: str) -> None:
-    await session.execute(
-        update(EmailProcessingLog)
-        .where(
-            col(EmailProcessingLog.stage) == STAGE,
-            col(EmailProcessingLog.dedupe_key) == dedupe_key,
-        )
-        .values(status=PUBLISHED, updated_at=datetime.now(UTC))
-    )
+    await session.execute(_MARK_PUBLISHED, {"key": dedupe_key, "now": datetime.now(UTC)})
+
+
+# Built once: every accepted mail runs them.
+_TIMESTAMP = EmailProcessingLog.__table__.c.updated_at.type  # type: ignore[attr-defined]
+_OF_KEY = (
+    col(EmailProcessingLog.stage) == STAGE,
+    col(EmailProcessingLog.dedupe_key) == bindparam("key"),
+)
+_STATUS = select(col(EmailProcessingLog.status)).where(*_OF_KEY)
+_MARK_PUBLISHED = (
+    update(EmailProcessingLog)
+    .where(*_OF_KEY)
+    .values(status=PUBLISHED, updated_at=bindparam("now", type_=_TIMESTAMP))
+)

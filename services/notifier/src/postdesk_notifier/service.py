@@ -18,8 +18,8 @@ from typing import Any
 import structlog
 from postdesk_contracts import Envelope, EventType, NotificationCreated, new_envelope
 from postdesk_contracts.envelope import derived_event_id
-from postdesk_runtime import outbox_row
-from postdesk_schema import OutboxEvent, ProcessedEvent
+from postdesk_runtime import add_to_outbox
+from postdesk_schema import ProcessedEvent
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +41,6 @@ _CLAIM = (
     .on_conflict_do_nothing()
     .returning(_PROCESSED.c.event_id, webhooks.SUBSCRIBED)
 )
-_OUTBOX = insert(OutboxEvent.__table__)  # type: ignore[attr-defined]
 
 
 class NotifyStatus(StrEnum):
@@ -108,30 +107,11 @@ async def _notify(
             continue
         stored.append(result)
         if result.created:
-            created.append(outbox_row(SERVICE, _created_event(event, draft, result)))
-    if created:
-        await _add_to_outbox(session, created)
+            created.append(_created_event(event, draft, result))
+    await add_to_outbox(session, SERVICE, created)
     if not stored:
         return NotifyOutcome(NotifyStatus.SKIPPED, reason="no recipient wants it")
     return NotifyOutcome(NotifyStatus.NOTIFIED, tuple(stored))
-
-
-async def _add_to_outbox(session: AsyncSession, rows: list[OutboxEvent]) -> None:
-    """The rows by a plain INSERT (not the ORM's unit of work: they are never read back)."""
-    await session.execute(
-        _OUTBOX,
-        [
-            {
-                "id": row.id,
-                "service": row.service,
-                "routing_key": row.routing_key,
-                "body": row.body,
-                "headers": row.headers,
-                "created_at": row.created_at,
-            }
-            for row in rows
-        ],
-    )
 
 
 def _created_event(

@@ -28,7 +28,7 @@ from postdesk_contracts import EventType, TicketAssigned, new_envelope
 from postdesk_contracts.envelope import derived_event_id
 from postdesk_runtime import Sessions, outbox_row
 from postdesk_schema import Department, EmailAssignment, Ticket, TicketHistory, User
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Select, bindparam, func, select, text, update
 from sqlalchemy.engine import Result, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -48,25 +48,43 @@ class DepartmentRouting:
     round_robin_last: uuid.UUID | None = None
 
 
+# The statements of every new ticket are built once (building them per call cost more CPU
+# than running them).
+_MEMBERS: Select[Any] = (
+    select(
+        col(EmailAssignment.user_id),
+        col(EmailAssignment.role),
+        col(EmailAssignment.priority),
+        col(EmailAssignment.is_active).label("assignment_active"),
+        col(User.is_active).label("user_active"),
+        col(User.full_name),
+        col(User.timezone),
+        col(User.working_hours),
+    )
+    .join(User, col(User.id) == col(EmailAssignment.user_id))
+    .where(col(EmailAssignment.account_id) == bindparam("account_id"))
+    .order_by(col(EmailAssignment.created_at), col(EmailAssignment.id))
+)
+_DEPARTMENT_STRATEGY = select(col(Department.routing_strategy)).where(
+    col(Department.id) == bindparam("department_id")
+)
+_DEPARTMENT_LOCKED = (
+    select(col(Department.routing_strategy), col(Department.round_robin_last_user_id))
+    .where(col(Department.id) == bindparam("department_id"))
+    .with_for_update()
+)
+_MOVE_ROUND_ROBIN = (
+    update(Department)
+    .where(col(Department.id) == bindparam("department_id"))
+    .values(round_robin_last_user_id=bindparam("user_id"))
+)
+
+
 async def assignment_members(
     session: AsyncSession, account_id: uuid.UUID
 ) -> list[AssignmentCandidate]:
     """Every assignment of the account with its user's state and hours, oldest first."""
-    rows: Result[Any] = await session.execute(
-        select(
-            col(EmailAssignment.user_id),
-            col(EmailAssignment.role),
-            col(EmailAssignment.priority),
-            col(EmailAssignment.is_active).label("assignment_active"),
-            col(User.is_active).label("user_active"),
-            col(User.full_name),
-            col(User.timezone),
-            col(User.working_hours),
-        )
-        .join(User, col(User.id) == col(EmailAssignment.user_id))
-        .where(col(EmailAssignment.account_id) == account_id)
-        .order_by(col(EmailAssignment.created_at), col(EmailAssignment.id))
-    )
+    rows: Result[Any] = await session.execute(_MEMBERS, {"account_id": account_id})
     return [
         AssignmentCandidate(
             user_id=row.user_id,
@@ -89,20 +107,11 @@ async def department_routing(
     and the round-robin pointer read under the lock."""
     if department_id is None:
         return DepartmentRouting(Strategy.PRIMARY)
-    value = (
-        await session.execute(
-            select(col(Department.routing_strategy)).where(col(Department.id) == department_id)
-        )
-    ).scalar_one_or_none()
+    department = {"department_id": department_id}
+    value = (await session.execute(_DEPARTMENT_STRATEGY, department)).scalar_one_or_none()
     if not strategy_of(value).locks_department:
         return DepartmentRouting(strategy_of(value))
-    row = (
-        await session.execute(
-            select(col(Department.routing_strategy), col(Department.round_robin_last_user_id))
-            .where(col(Department.id) == department_id)
-            .with_for_update()
-        )
-    ).one()
+    row = (await session.execute(_DEPARTMENT_LOCKED, department)).one()
     return DepartmentRouting(strategy_of(row.routing_strategy), row.round_robin_last_user_id)
 
 
@@ -151,9 +160,7 @@ async def choose_for_account(
     )
     if choice is not None and routing.strategy is Strategy.ROUND_ROBIN:
         await session.execute(
-            update(Department)
-            .where(col(Department.id) == department_id)
-            .values(round_robin_last_user_id=choice.user_id)
+            _MOVE_ROUND_ROBIN, {"department_id": department_id, "user_id": choice.user_id}
         )
     return choice
 

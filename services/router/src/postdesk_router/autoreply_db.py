@@ -26,6 +26,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,9 +44,9 @@ from postdesk_contracts import (
 )
 from postdesk_contracts.addressing import domain_of, without_plus
 from postdesk_contracts.envelope import derived_event_id
-from postdesk_runtime import ThreadTokens, outbox_row
+from postdesk_runtime import ThreadTokens, add_to_outbox, insert_rows
 from postdesk_schema import AutomaticMail, EmailAccount, TicketHistory
-from sqlalchemy import ColumnElement, and_, func, literal, select, text
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -67,7 +68,7 @@ from postdesk_router.autoreply import (
     suppression_reason,
     window_reason,
 )
-from postdesk_router.db import STAGE
+from postdesk_router.db import STAGE, advisory_locks
 
 OUTBOUND_ID_NAME = "auto-reply"
 SENT = "sent"
@@ -147,7 +148,7 @@ async def _decide(
     if reason is None and recipient is not None:
         reason = await _own_address_reason(session, recipient.email, mail)
     if reason is not None or recipient is None:
-        return history.suppressed(session, reason or "no address to answer")
+        return await history.suppressed(session, reason or "no address to answer")
 
     await _lock(session, tenant_id, recipient.email, ticket_id)
     earlier, counts = await _counts(
@@ -157,11 +158,13 @@ async def _decide(
     if reason is None and (cap := exceeded_cap(counts)) is not None:
         reason = cap_reason(cap)
     if reason is not None:
-        return history.suppressed(session, reason)
+        return await history.suppressed(session, reason)
 
     body = reply_text(settings.message, settings.signature)
     if len(body) > MAX_TEXT_CHARS:
-        return history.suppressed(session, f"auto-reply longer than {MAX_TEXT_CHARS} characters")
+        return await history.suppressed(
+            session, f"auto-reply longer than {MAX_TEXT_CHARS} characters"
+        )
     request = OutboundRequested(
         outbound_id=outbound_id,
         account_id=account_id,
@@ -186,19 +189,20 @@ async def _decide(
         caused_by=event,
         event_id=derived_event_id(event.id, EventType.OUTBOUND_REQUESTED.value),
     )
-    session.add(
-        AutomaticMail(
-            tenant_id=tenant_id,
-            account_id=account_id,
-            ticket_id=ticket_id,
-            recipient=recipient.email,
-            kind=KIND,
-            outbound_id=outbound_id,
-            created_at=now,
-        )
+    automatic_mail = AutomaticMail(
+        tenant_id=tenant_id,
+        account_id=account_id,
+        ticket_id=ticket_id,
+        recipient=recipient.email,
+        kind=KIND,
+        outbound_id=outbound_id,
+        created_at=now,
     )
-    session.add(outbox_row(STAGE, requested))
-    return history.sent(session, f"auto-reply to {recipient.email}", outbound_id, requested.id)
+    await insert_rows(session, [automatic_mail])
+    await add_to_outbox(session, STAGE, [requested])
+    return await history.sent(
+        session, f"auto-reply to {recipient.email}", outbound_id, requested.id
+    )
 
 
 @dataclass(frozen=True)
@@ -208,33 +212,32 @@ class _History:
     message_id: uuid.UUID | None
     now: datetime
 
-    def suppressed(self, session: AsyncSession, reason: str) -> AutoReplyOutcome:
-        self._add(session, SUPPRESSED, reason, None)
+    async def suppressed(self, session: AsyncSession, reason: str) -> AutoReplyOutcome:
+        await self._add(session, SUPPRESSED, reason, None)
         log.info("auto-reply suppressed", reason=reason)
         return AutoReplyOutcome(False, reason)
 
-    def sent(
+    async def sent(
         self, session: AsyncSession, reason: str, outbound_id: uuid.UUID, event_id: uuid.UUID
     ) -> AutoReplyOutcome:
-        self._add(session, SENT, reason, event_id)
+        await self._add(session, SENT, reason, event_id)
         log.info("auto-reply requested", outbound_id=str(outbound_id))
         return AutoReplyOutcome(True, reason, outbound_id)
 
-    def _add(
+    async def _add(
         self, session: AsyncSession, rule: str, reason: str, event_id: uuid.UUID | None
     ) -> None:
-        session.add(
-            TicketHistory(
-                tenant_id=self.tenant_id,
-                ticket_id=self.ticket_id,
-                message_id=self.message_id,
-                kind=KIND,
-                rule=rule,
-                detail=reason,
-                event_id=event_id,
-                created_at=self.now,
-            )
+        row = TicketHistory(
+            tenant_id=self.tenant_id,
+            ticket_id=self.ticket_id,
+            message_id=self.message_id,
+            kind=KIND,
+            rule=rule,
+            detail=reason,
+            event_id=event_id,
+            created_at=self.now,
         )
+        await insert_rows(session, [row])
 
 
 def _reply_to(
@@ -244,13 +247,35 @@ def _reply_to(
     return [] if address is None else [Address(name=one_line(settings.display_name), email=address)]
 
 
+# Statements of every routed mail are built once (building them per call cost more CPU
+# than running them).
+_ALREADY_REQUESTED = select(col(AutomaticMail.id)).where(
+    col(AutomaticMail.ticket_id) == bindparam("ticket_id"),
+    col(AutomaticMail.outbound_id) == bindparam("outbound_id"),
+)
+_SETTINGS = select(
+    col(EmailAccount.auto_reply_enabled).label("enabled"),
+    col(EmailAccount.auto_reply_message).label("message"),
+    col(EmailAccount.auto_reply_subject).label("subject"),
+    col(EmailAccount.auto_reply_schedule).label("schedule"),
+    col(EmailAccount.auto_reply_window_minutes).label("window_minutes"),
+    col(EmailAccount.timezone),
+    col(EmailAccount.working_hours),
+    col(EmailAccount.signature),
+    col(EmailAccount.display_name),
+    col(EmailAccount.address),
+).where(
+    col(EmailAccount.id) == bindparam("account_id"),
+    col(EmailAccount.tenant_id) == bindparam("tenant_id"),
+    col(EmailAccount.is_active).is_(True),
+)
+
+
 async def _already_requested(
     session: AsyncSession, ticket_id: uuid.UUID, outbound_id: uuid.UUID
 ) -> bool:
     found = await session.execute(
-        select(col(AutomaticMail.id)).where(
-            col(AutomaticMail.ticket_id) == ticket_id, col(AutomaticMail.outbound_id) == outbound_id
-        )
+        _ALREADY_REQUESTED, {"ticket_id": ticket_id, "outbound_id": outbound_id}
     )
     return found.first() is not None
 
@@ -258,29 +283,10 @@ async def _already_requested(
 async def _settings(
     session: AsyncSession, tenant_id: uuid.UUID, account_id: uuid.UUID
 ) -> AutoReplySettings | None:
-    account = (
-        await session.scalars(
-            select(EmailAccount).where(
-                col(EmailAccount.id) == account_id,
-                col(EmailAccount.tenant_id) == tenant_id,
-                col(EmailAccount.is_active).is_(True),
-            )
-        )
+    row = (
+        await session.execute(_SETTINGS, {"account_id": account_id, "tenant_id": tenant_id})
     ).one_or_none()
-    if account is None:
-        return None
-    return AutoReplySettings(
-        enabled=account.auto_reply_enabled,
-        message=account.auto_reply_message,
-        subject=account.auto_reply_subject,
-        schedule=account.auto_reply_schedule,
-        window_minutes=account.auto_reply_window_minutes,
-        timezone=account.timezone,
-        working_hours=account.working_hours,
-        signature=account.signature,
-        display_name=account.display_name,
-        address=account.address,
-    )
+    return None if row is None else AutoReplySettings(**row._mapping)
 
 
 _OWN_ADDRESSES = text(
@@ -324,14 +330,7 @@ async def _lock(
     Keys are taken in one statement in hash order, so two transactions never wait on each
     other's keys in opposite orders."""
     keys = [f"postdesk.autoreply:{tenant_id}:{recipient}", f"postdesk.autoreply:{ticket_id}"]
-    await session.execute(
-        text(
-            "SELECT count(pg_advisory_xact_lock(h)) FROM "
-            "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k"
-            " ORDER BY h) AS ordered"
-        ),
-        {"keys": keys},
-    )
+    await advisory_locks(session, keys)
 
 
 async def _counts(
@@ -346,30 +345,49 @@ async def _counts(
 ) -> tuple[int, list[tuple[Cap, int]]]:
     """How many auto-replies the account sent `recipient` within its window, and how many
     automatic mails each cap's scope holds within its span; one round trip."""
-    scopes: dict[CapScope, ColumnElement[bool]] = {
-        CapScope.TICKET: col(AutomaticMail.ticket_id) == ticket_id,
-        CapScope.RECIPIENT: and_(
-            col(AutomaticMail.tenant_id) == tenant_id, col(AutomaticMail.recipient) == recipient
-        ),
-        CapScope.TENANT: col(AutomaticMail.tenant_id) == tenant_id,
+    parameters: dict[str, Any] = {
+        "ticket_id": ticket_id,
+        "tenant_id": tenant_id,
+        "recipient": recipient,
+        "account_id": account_id,
+        "window_since": now - timedelta(minutes=settings.window_minutes),
     }
-    window: Any = literal(0)
-    if settings.window_minutes > 0:
-        window = _count(
-            scopes[CapScope.RECIPIENT],
-            col(AutomaticMail.account_id) == account_id,
-            col(AutomaticMail.kind) == KIND,
-            since=now - timedelta(minutes=settings.window_minutes),
-        )
-    columns = [window, *(_count(scopes[cap.scope], since=now - cap.span) for cap in caps)]
-    row = (await session.execute(select(*columns))).one()
+    parameters |= {f"since_{n}": now - cap.span for n, cap in enumerate(caps)}
+    statement = _counts_statement(tuple(caps), windowed=settings.window_minutes > 0)
+    row = (await session.execute(statement, parameters)).one()
     return int(row[0]), [(cap, int(count)) for cap, count in zip(caps, row[1:], strict=True)]
 
 
-def _count(*conditions: ColumnElement[bool], since: datetime) -> Any:
+@functools.cache
+def _counts_statement(caps: tuple[Cap, ...], *, windowed: bool) -> Select[Any]:
+    """The one SELECT of `_counts` for these caps, with the times and ids as parameters."""
+    scopes: dict[CapScope, ColumnElement[bool]] = {
+        CapScope.TICKET: col(AutomaticMail.ticket_id) == bindparam("ticket_id"),
+        CapScope.RECIPIENT: and_(
+            col(AutomaticMail.tenant_id) == bindparam("tenant_id"),
+            col(AutomaticMail.recipient) == bindparam("recipient"),
+        ),
+        CapScope.TENANT: col(AutomaticMail.tenant_id) == bindparam("tenant_id"),
+    }
+    window: Any = literal(0)
+    if windowed:
+        window = _count(
+            scopes[CapScope.RECIPIENT],
+            col(AutomaticMail.account_id) == bindparam("account_id"),
+            col(AutomaticMail.kind) == KIND,
+            since="window_since",
+        )
+    counts = (_count(scopes[cap.scope], since=f"since_{n}") for n, cap in enumerate(caps))
+    return select(window, *counts)
+
+
+def _count(*conditions: ColumnElement[bool], since: str) -> Any:
     return (
         select(func.count())
         .select_from(AutomaticMail)
-        .where(*conditions, col(AutomaticMail.created_at) > since)
+        .where(*conditions, col(AutomaticMail.created_at) > bindparam(since, type_=_TIMESTAMP))
         .scalar_subquery()
     )
+
+
+_TIMESTAMP = AutomaticMail.__table__.c.created_at.type  # type: ignore[attr-defined]

@@ -25,9 +25,11 @@ from postdesk_schema import (
     TicketHistory,
     User,
 )
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import Select
 from sqlmodel import col
 
 STAGE = "router"
@@ -70,15 +72,36 @@ class StoredMessage:
     ticket_id: uuid.UUID
 
 
+# The statements of the per-mail path are built once, with bound parameters: building a
+# statement per call cost the router more CPU than PostgreSQL spent running it.
+_ADDRESSES: BindParameter[list[str]] = bindparam("addresses", expanding=True)
+_ACTIVE_ACCOUNTS = select(*_ACCOUNT_COLUMNS).where(
+    col(EmailAccount.address).in_(_ADDRESSES), col(EmailAccount.is_active).is_(True)
+)
+_INBOUND_ADDRESS_ACCOUNTS: Select[Any, Any, Any, Any, Any, Any, Any] = (
+    select(col(InboundAddress.address).label("inbound"), *_ACCOUNT_COLUMNS)
+    .join(EmailAccount, col(EmailAccount.id) == col(InboundAddress.account_id))
+    .where(
+        col(InboundAddress.address).in_(_ADDRESSES),
+        col(InboundAddress.is_active).is_(True),
+        col(EmailAccount.is_active).is_(True),
+    )
+)
+_CATCH_ALL_ACCOUNTS = (
+    select(col(InboundDomain.domain), *_ACCOUNT_COLUMNS)
+    .join(EmailAccount, col(EmailAccount.id) == col(InboundDomain.catch_all_account_id))
+    .where(
+        col(InboundDomain.domain).in_(bindparam("domains", expanding=True)),
+        col(EmailAccount.is_active).is_(True),
+    )
+)
+
+
 async def active_accounts(session: AsyncSession, addresses: Sequence[str]) -> dict[str, AccountRef]:
     """Active accounts among `addresses` (lower-cased), keyed by address."""
     if not addresses:
         return {}
-    rows = await session.execute(
-        select(*_ACCOUNT_COLUMNS).where(
-            col(EmailAccount.address).in_(addresses), col(EmailAccount.is_active).is_(True)
-        )
-    )
+    rows = await session.execute(_ACTIVE_ACCOUNTS, {"addresses": list(addresses)})
     return {row.address: _account_ref(row) for row in rows}
 
 
@@ -89,13 +112,7 @@ async def inbound_address_accounts(
     if not addresses:
         return {}
     rows: Result[Any] = await session.execute(
-        select(col(InboundAddress.address).label("inbound"), *_ACCOUNT_COLUMNS)
-        .join(EmailAccount, col(EmailAccount.id) == col(InboundAddress.account_id))
-        .where(
-            col(InboundAddress.address).in_(addresses),
-            col(InboundAddress.is_active).is_(True),
-            col(EmailAccount.is_active).is_(True),
-        )
+        _INBOUND_ADDRESS_ACCOUNTS, {"addresses": list(addresses)}
     )
     return {row.inbound: _account_ref(row) for row in rows}
 
@@ -106,15 +123,16 @@ async def catch_all_accounts(
     """Active catch-all accounts of the inbound domains among `domains`, keyed by domain."""
     if not domains:
         return {}
-    rows = await session.execute(
-        select(col(InboundDomain.domain), *_ACCOUNT_COLUMNS)
-        .join(EmailAccount, col(EmailAccount.id) == col(InboundDomain.catch_all_account_id))
-        .where(col(InboundDomain.domain).in_(domains), col(EmailAccount.is_active).is_(True))
-    )
+    rows = await session.execute(_CATCH_ALL_ACCOUNTS, {"domains": list(domains)})
     return {row.domain: _account_ref(row) for row in rows}
 
 
 MAX_LOCKED_MESSAGE_IDS = 64
+_ADVISORY_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(h)) FROM "
+    "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k"
+    " ORDER BY h) AS ordered"
+)
 
 
 async def lock_message_ids(
@@ -133,25 +151,26 @@ async def lock_message_ids(
     first), bounding the lock table a hostile References header can fill.
     """
     keys = list(dict.fromkeys(f"postdesk.router:{tenant_id}:{m}" for m in message_ids if m))
-    await session.execute(
-        text(
-            "SELECT count(pg_advisory_xact_lock(h)) FROM "
-            "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k"
-            " ORDER BY h) AS ordered"
-        ),
-        {"keys": keys[:MAX_LOCKED_MESSAGE_IDS]},
-    )
+    await advisory_locks(session, keys[:MAX_LOCKED_MESSAGE_IDS])
+
+
+async def advisory_locks(session: AsyncSession, keys: Sequence[str]) -> None:
+    """Transaction advisory locks on `keys`, taken in one statement in hash order, so two
+    transactions never wait on each other's keys in opposite orders."""
+    await session.execute(_ADVISORY_LOCKS, {"keys": list(keys)})
+
+
+_FIND_MESSAGE = select(col(Message.id), col(Message.ticket_id)).where(
+    col(Message.tenant_id) == bindparam("tenant_id"),
+    col(Message.message_id_header) == bindparam("message_id"),
+)
 
 
 async def find_message(
     session: AsyncSession, tenant_id: uuid.UUID, message_id: str
 ) -> StoredMessage | None:
     row = (
-        await session.execute(
-            select(col(Message.id), col(Message.ticket_id)).where(
-                col(Message.tenant_id) == tenant_id, col(Message.message_id_header) == message_id
-            )
-        )
+        await session.execute(_FIND_MESSAGE, {"tenant_id": tenant_id, "message_id": message_id})
     ).first()
     return StoredMessage(row.id, row.ticket_id) if row else None
 
@@ -163,11 +182,15 @@ async def tickets_of_messages(
     if not message_ids:
         return {}
     rows = await session.execute(
-        select(col(Message.message_id_header), col(Message.ticket_id)).where(
-            col(Message.tenant_id) == tenant_id, col(Message.message_id_header).in_(message_ids)
-        )
+        _TICKETS_OF_MESSAGES, {"tenant_id": tenant_id, "message_ids": list(message_ids)}
     )
     return {row.message_id_header: row.ticket_id for row in rows}
+
+
+_TICKETS_OF_MESSAGES = select(col(Message.message_id_header), col(Message.ticket_id)).where(
+    col(Message.tenant_id) == bindparam("tenant_id"),
+    col(Message.message_id_header).in_(bindparam("message_ids", expanding=True)),
+)
 
 
 async def ticket_by_number(
@@ -221,18 +244,26 @@ async def participants_among(
     return {row.address for row in rows}
 
 
+_TIMESTAMP = Ticket.__table__.c.updated_at.type  # type: ignore[attr-defined]
+_ADD_MESSAGE_TO_TICKET = (
+    update(Ticket)
+    .where(col(Ticket.id) == bindparam("ticket_id"))
+    .values(
+        message_count=col(Ticket.message_count) + 1,
+        last_message_at=func.greatest(
+            col(Ticket.last_message_at), bindparam("at", type_=_TIMESTAMP)
+        ),
+        updated_at=bindparam("now", type_=_TIMESTAMP),
+    )
+    .returning(col(Ticket.number))
+)
+
+
 async def add_message_to_ticket(session: AsyncSession, ticket_id: uuid.UUID, at: datetime) -> int:
     """Count one more message on the ticket; returns the ticket's number."""
     number = (
         await session.execute(
-            update(Ticket)
-            .where(col(Ticket.id) == ticket_id)
-            .values(
-                message_count=col(Ticket.message_count) + 1,
-                last_message_at=func.greatest(col(Ticket.last_message_at), at),
-                updated_at=datetime.now(UTC),
-            )
-            .returning(col(Ticket.number))
+            _ADD_MESSAGE_TO_TICKET, {"ticket_id": ticket_id, "at": at, "now": datetime.now(UTC)}
         )
     ).scalar_one()
     return int(number)
@@ -314,19 +345,22 @@ async def is_staff(session: AsyncSession, tenant_id: uuid.UUID, address: str | N
     wanted = (address or "").strip().lower()
     if not wanted:
         return False
-    found = await session.execute(
-        select(col(User.id))
-        .where(
-            col(User.tenant_id) == tenant_id,
-            col(User.is_active).is_(True),
-            or_(
-                func.lower(col(User.email)) == wanted,
-                func.lower(col(User.company_email)) == wanted,
-            ),
-        )
-        .limit(1)
-    )
+    found = await session.execute(_IS_STAFF, {"tenant_id": tenant_id, "address": wanted})
     return found.first() is not None
+
+
+_IS_STAFF = (
+    select(col(User.id))
+    .where(
+        col(User.tenant_id) == bindparam("tenant_id"),
+        col(User.is_active).is_(True),
+        or_(
+            func.lower(col(User.email)) == bindparam("address"),
+            func.lower(col(User.company_email)) == bindparam("address"),
+        ),
+    )
+    .limit(1)
+)
 
 
 MAX_SUBJECT_CANDIDATES = 20
@@ -384,12 +418,21 @@ async def note_activity(
     session: AsyncSession, ticket_id: uuid.UUID, at: datetime, *, by_staff: bool
 ) -> None:
     """Record the latest customer message or agent reply on the ticket."""
-    column = Ticket.last_agent_reply_at if by_staff else Ticket.last_customer_message_at
-    await session.execute(
+    statement = _NOTE_AGENT_REPLY if by_staff else _NOTE_CUSTOMER_MESSAGE
+    await session.execute(statement, {"ticket_id": ticket_id, "at": at})
+
+
+def _note_latest(column: Any) -> Any:
+    at = bindparam("at", type_=_TIMESTAMP)
+    return (
         update(Ticket)
-        .where(col(Ticket.id) == ticket_id)
+        .where(col(Ticket.id) == bindparam("ticket_id"))
         .values({col(column): func.greatest(func.coalesce(col(column), at), at)})
     )
+
+
+_NOTE_AGENT_REPLY = _note_latest(Ticket.last_agent_reply_at)
+_NOTE_CUSTOMER_MESSAGE = _note_latest(Ticket.last_customer_message_at)
 
 
 def history(
@@ -404,15 +447,36 @@ def history(
     event_id: uuid.UUID | None = None,
 ) -> None:
     session.add(
-        TicketHistory(
+        history_row(
             tenant_id=tenant_id,
             ticket_id=ticket_id,
-            message_id=message_id,
             kind=kind,
             rule=rule,
             detail=detail,
+            message_id=message_id,
             event_id=event_id,
         )
+    )
+
+
+def history_row(
+    *,
+    tenant_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    kind: str,
+    rule: str,
+    detail: str = "",
+    message_id: uuid.UUID | None = None,
+    event_id: uuid.UUID | None = None,
+) -> TicketHistory:
+    return TicketHistory(
+        tenant_id=tenant_id,
+        ticket_id=ticket_id,
+        message_id=message_id,
+        kind=kind,
+        rule=rule,
+        detail=detail,
+        event_id=event_id,
     )
 
 

@@ -31,9 +31,17 @@ from postdesk_contracts import (
 )
 from postdesk_contracts.envelope import derived_event_id
 from postdesk_contracts.events import MailKind
-from postdesk_runtime import BlobStore, Sessions, ThreadTokens, claim_event, outbox_row
+from postdesk_runtime import (
+    BlobStore,
+    Sessions,
+    ThreadTokens,
+    add_to_outbox,
+    claim_event,
+    insert_rows,
+    outbox_row,
+)
 from postdesk_runtime.failpoints import failpoint
-from postdesk_schema import TicketPriority, TicketStatus, take_ticket_number
+from postdesk_schema import TicketHistory, TicketPriority, TicketStatus, take_ticket_number
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -193,9 +201,10 @@ async def route_message(
         number = await db.add_message_to_ticket(session, ticket_id, mail.received_at)
         await db.notify_ticket_changed(session, account.tenant_id, ticket_id, "message_added")
 
-    session.add(rows.message_row(message_id, ticket_id, account, mail, body, rule))
-    await session.flush()
-    session.add_all(rows.attachment_rows(message_id, account.tenant_id, mail))
+    message = rows.message_row(message_id, ticket_id, account, mail, body, rule)
+    await insert_rows(
+        session, [message, *rows.attachment_rows(message_id, account.tenant_id, mail)]
+    )
     merged = await absorb_early_replies(session, account.tenant_id, mail.message_id, ticket_id)
     events.extend(envelopes.merge_events(event, account, ticket_id, merged))
     if mail.classification.kind == MailKind.HUMAN and not imported:
@@ -216,8 +225,7 @@ async def route_message(
         opened_ticket=created is not None,
     )
     events.append(added)
-    db.history(
-        session,
+    matched = db.history_row(
         tenant_id=account.tenant_id,
         ticket_id=ticket_id,
         kind="matched",
@@ -226,8 +234,8 @@ async def route_message(
         message_id=message_id,
         event_id=added.id,
     )
-    session.add_all([outbox_row(SERVICE, e) for e in events])
-    await session.flush()
+    await insert_rows(session, [*(created.history if created else []), matched])
+    await add_to_outbox(session, SERVICE, events)
     auto_reply = None
     if created is not None and not imported:
         auto_reply = await autoreply_db.maybe_auto_reply(
@@ -265,6 +273,7 @@ class _Created:
     ticket_id: uuid.UUID
     number: int
     events: list[Envelope[Any]]
+    history: list[TicketHistory]
 
 
 async def _open_ticket(
@@ -288,8 +297,10 @@ async def _open_ticket(
         department_id=account.department_id,
         now=now,
     )
-    session.add(rows.new_ticket_row(ticket_id, number, account, mail, choice, linked_to=linked_to))
-    await session.flush()
+    await insert_rows(
+        session,
+        [rows.new_ticket_row(ticket_id, number, account, mail, choice, linked_to=linked_to)],
+    )
     if not imported:
         await sla_db.start_clocks(
             session,
@@ -304,37 +315,40 @@ async def _open_ticket(
         event, account, ticket_id, number, message_id, linked_to=linked_to, imported=imported
     )
     events: list[Envelope[Any]] = [created]
-    db.history(
-        session,
-        tenant_id=account.tenant_id,
-        ticket_id=ticket_id,
-        kind="created",
-        rule="linked" if linked_to else "new",
-        detail=f"linked to ticket {linked_to}" if linked_to else "",
-        event_id=created.id,
-    )
+    history = [
+        db.history_row(
+            tenant_id=account.tenant_id,
+            ticket_id=ticket_id,
+            kind="created",
+            rule="linked" if linked_to else "new",
+            detail=f"linked to ticket {linked_to}" if linked_to else "",
+            event_id=created.id,
+        )
+    ]
     if choice is not None:
         assigned = envelopes.ticket_assigned(event, account, ticket_id, choice, imported=imported)
         events.append(assigned)
-        db.history(
-            session,
-            tenant_id=account.tenant_id,
-            ticket_id=ticket_id,
-            kind="assigned",
-            rule=str(choice.rule),
-            detail=choice.reason,
-            event_id=assigned.id,
+        history.append(
+            db.history_row(
+                tenant_id=account.tenant_id,
+                ticket_id=ticket_id,
+                kind="assigned",
+                rule=str(choice.rule),
+                detail=choice.reason,
+                event_id=assigned.id,
+            )
         )
     else:
-        db.history(
-            session,
-            tenant_id=account.tenant_id,
-            ticket_id=ticket_id,
-            kind="assigned",
-            rule="unassigned",
-            detail="nobody active holds the account as primary or backup",
+        history.append(
+            db.history_row(
+                tenant_id=account.tenant_id,
+                ticket_id=ticket_id,
+                kind="assigned",
+                rule="unassigned",
+                detail="nobody active holds the account as primary or backup",
+            )
         )
-    return _Created(ticket_id, number, events)
+    return _Created(ticket_id, number, events, history)
 
 
 async def _reopen(

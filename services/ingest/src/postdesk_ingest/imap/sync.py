@@ -23,6 +23,7 @@ from typing import ParamSpec, TypeVar
 
 import structlog
 from postdesk_contracts.events import Channel
+from postdesk_runtime.failpoints import failpoint
 from postdesk_runtime.imap_credentials import open_imap_password
 from postdesk_runtime.keyring import Keyring, KeyringError
 from sqlalchemy.exc import SQLAlchemyError
@@ -191,6 +192,7 @@ class MailboxWorker:
         for start in range(0, len(uids), self._settings.fetch_batch):
             batch = uids[start : start + self._settings.fetch_batch]
             raws = await self._call(conn.fetch_raw, batch)
+            failpoint("ingest.imap.after_fetch")  # kill tests: fetched, nothing stored yet
             for uid in batch:
                 raw = raws.get(uid)
                 if raw is not None:

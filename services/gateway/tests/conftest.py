@@ -8,7 +8,6 @@ mode), so they receive `World` through the `world` fixture typed as `Any`.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from postdesk_schema import (
     Ticket,
     User,
 )
+from postdesk_testing import asgi_client, started
 
 PASSWORD = "correct horse battery staple"
 JWT_SECRET = "test-secret-" + "x" * 32
@@ -256,31 +256,14 @@ async def settings(database_url: str, amqp_url: str) -> GatewaySettings:
 async def app(settings: GatewaySettings) -> AsyncIterator[Litestar]:
     """The gateway after its startup (broker connected, relay running), shut down after."""
     application = create_app(settings)
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run_lifespan() -> None:
-        # The lifespan holds an anyio task group, which must be left in the task that
-        # entered it; pytest-asyncio may tear a fixture down in another task.
-        async with application.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(run_lifespan())
-    waiter = asyncio.create_task(started.wait())
-    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    if task.done():
-        task.result()  # startup failed: raise its error here
-    yield application
-    stop.set()
-    await task
+    async with started(application):
+        yield application
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the app, in the test's own event loop (no thread portal)."""
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))  # type: ignore[arg-type]  # Litestar types its ASGI scope more narrowly than httpx
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+    async with asgi_client(app) as http:
         yield http
 
 

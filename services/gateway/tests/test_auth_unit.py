@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 from argon2 import PasswordHasher
-from postdesk_gateway.auth import Passwords, TokenService
+from postdesk_gateway.auth import AUDIENCE, ISSUER, Passwords, TokenService, signing_key
 from postdesk_gateway.domain import AuthenticationError
 from postdesk_gateway.settings import JWT_SECRET_PLACEHOLDER, GatewaySettings
 from postdesk_runtime.keyring import Keyring
@@ -64,20 +64,23 @@ def test_tampered_token_is_refused() -> None:
         service().verify(f"{header}.{forged}.{signature}")
 
 
-@pytest.mark.parametrize("missing", ["sub", "tid", "jti", "exp", "iat"])
+@pytest.mark.parametrize("missing", ["iss", "aud", "sub", "tid", "jti", "exp", "iat"])
 def test_token_without_a_required_claim_is_refused(missing: str) -> None:
-    """Each of sub, tid, jti, exp and iat is required."""
+    """Each of iss, aud, sub, tid, jti, exp and iat is required."""
     tokens = service()
     now = datetime.now(UTC)
     claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
         "sub": str(uuid.uuid4()),
         "tid": str(uuid.uuid4()),
         "jti": str(uuid.uuid4()),
         "iat": now,
         "exp": now + timedelta(minutes=5),
     }
+    assert tokens.verify(jwt.encode(claims, signing_key(SECRET), algorithm="HS256"))
     del claims[missing]
-    token = jwt.encode(claims, tokens._key, algorithm="HS256")
+    token = jwt.encode(claims, signing_key(SECRET), algorithm="HS256")
     with pytest.raises(AuthenticationError):
         tokens.verify(token)
 

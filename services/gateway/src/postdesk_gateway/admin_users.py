@@ -3,6 +3,8 @@
 Invariants (besides those of `admin_common`):
 - A user is never deleted, only deactivated; an admin cannot deactivate or
   demote themselves (the tenant would risk having no admin left).
+- Deactivating a user ends their sessions (refresh tokens revoked), so
+  reactivating them later does not revive a session opened before.
 - Logins and mailbox addresses are lower-cased and unique across tenants (409).
 - Creating a user with `company_email` creates their personal mailbox and a
   primary assignment on it in the same transaction: all three or nothing.
@@ -255,6 +257,8 @@ async def update_user(
     if "role" in changes:
         changes["role"] = TenantRole(changes["role"])
     old = snapshot(target, changes)
+    if target.is_active and changes.get("is_active") is False:
+        await tokens_db.revoke_user_refresh_tokens(session, target.id, datetime.now(UTC))
     for name, value in changes.items():
         setattr(target, name, value)
     if changes:
@@ -283,6 +287,7 @@ async def deactivate_user(
     target = await tenant_user(session, user, user_id, lock=True)
     if target.is_active:
         target.is_active = False
+        await tokens_db.revoke_user_refresh_tokens(session, target.id, datetime.now(UTC))
         audit_change(
             session,
             user,

@@ -1,11 +1,13 @@
 """Access tokens, password verification and the authentication middleware.
 
-Tokens are HS256 JWTs with `sub` (user id), `tid` (tenant id), `iat`, `exp`
-and `jti`; `iat` and `exp` keep microseconds, so a token issued right after a
-password change is told apart from one issued before it. The HMAC key is SHA-256 of a domain-separation prefix and
-`JWT_SECRET`: a full-length key even for the short development secret
-(production refuses secrets under 32 bytes, see settings), so a token can
-only be verified by the gateway, which is the only service that needs to.
+Tokens are HS256 JWTs with `iss` (`ISSUER`), `aud` (`AUDIENCE`), `sub` (user id),
+`tid` (tenant id), `iat`, `exp` and `jti`, every one required; `iat` and `exp` keep
+microseconds, so a token issued right after a password change is told apart from one
+issued before it. Issuer and audience bind a token to this use: a token the same key signs
+for anything else is refused here. The HMAC key (`signing_key`) is SHA-256 of a
+domain-separation prefix and `JWT_SECRET`: a full-length key even for the short development
+secret (production refuses secrets under 32 bytes, see settings), so a token can only be
+verified by the gateway, which is the only service that needs to.
 
 Every request passes `BearerAuthMiddleware` unless its route opts out
 with `opt={"exclude_from_auth": True}` (`PUBLIC`). It loads the *active*
@@ -54,7 +56,14 @@ PUBLIC = {"exclude_from_auth": True}
 TOKEN_IN_QUERY = {"token_in_query": True}
 ACCESS_TOKEN_PARAMETER = "access_token"  # noqa: S105  # a parameter's name, not a secret
 _KEY_PREFIX = b"postdesk-gateway-jwt-v1:"
-_REQUIRED_CLAIMS = ["sub", "tid", "iat", "exp", "jti"]
+ISSUER = "postdesk-gateway"
+AUDIENCE = "postdesk-api"
+_REQUIRED_CLAIMS = ["iss", "aud", "sub", "tid", "iat", "exp", "jti"]
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of access tokens for the `JWT_SECRET` `secret`."""
+    return hashlib.sha256(_KEY_PREFIX + secret.encode()).digest()
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,7 @@ class TokenService:
     """Issues and checks access tokens."""
 
     def __init__(self, secret: str, *, lifetime: timedelta) -> None:
-        self._key = hashlib.sha256(_KEY_PREFIX + secret.encode()).digest()
+        self._key = signing_key(secret)
         self.lifetime = lifetime
 
     def issue(
@@ -78,6 +87,8 @@ class TokenService:
     ) -> str:
         issued_at = now or datetime.now(UTC)
         claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
             "sub": str(user_id),
             "tid": str(tenant_id),
             "iat": issued_at.timestamp(),
@@ -90,7 +101,12 @@ class TokenService:
         """The token's claims; `AuthenticationError` if forged, expired or malformed."""
         try:
             claims = jwt.decode(
-                token, self._key, algorithms=[ALGORITHM], options={"require": _REQUIRED_CLAIMS}
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": _REQUIRED_CLAIMS},
             )
             return TokenClaims(
                 user_id=uuid.UUID(claims["sub"]),

@@ -109,7 +109,7 @@ class UserAdminController(Controller):
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
     ) -> UserView:
-        """Deactivate a user (never deleted): locked out at once."""
+        """Deactivate a user (never deleted): locked out at once, their sessions ended."""
         return await admin_users.deactivate_user(session, user, user_id, ip=client_ip)
 
     @post("/{user_id:uuid}/password", status_code=200, responses=problems(400, 401, 403, 404, 422))

@@ -1,0 +1,68 @@
+"""Fixtures of the security suite: the real gateway app on this test session's PostgreSQL
+and RabbitMQ (`postdesk_testing`), one tenant of its own, and users made per test.
+
+The login limits are raised so that probes sending many failed logins from one address
+measure the answers, not the throttle; the lockout and throttle have their own tests in
+services/gateway/tests/test_access.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest_asyncio
+from argon2 import PasswordHasher
+from litestar import Litestar
+from postdesk_gateway.main import create_app
+from postdesk_gateway.settings import GatewaySettings
+from postdesk_runtime import Sessions, make_engine, make_sessions
+from postdesk_schema import Tenant
+from postdesk_testing import asgi_client, started
+
+from tests.security.gateway_api import JWT_SECRET, PASSWORD
+from tests.security.users import UserFactory
+
+LOGIN_LIMIT = 10_000
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def sessions(database_url: str) -> AsyncIterator[Sessions]:
+    engine = make_engine(database_url, pool_size=2)
+    yield make_sessions(engine)
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def settings(database_url: str, amqp_url: str) -> GatewaySettings:
+    return GatewaySettings(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        jwt_secret=JWT_SECRET,
+        db_pool_size=2,
+        login_max_failures=LOGIN_LIMIT,
+        login_ip_max_failures=LOGIN_LIMIT,
+    )
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def app(settings: GatewaySettings) -> AsyncIterator[Litestar]:
+    application = create_app(settings)
+    async with started(application):
+        yield application
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app) as http:
+        yield http
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def new_user(sessions: Sessions) -> UserFactory:
+    tenant = Tenant(name="Security", slug=f"security-{uuid.uuid4().hex[:8]}")
+    async with sessions() as session:
+        session.add(tenant)
+        await session.commit()
+    return UserFactory(sessions, tenant.id, PasswordHasher().hash(PASSWORD))

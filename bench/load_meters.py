@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Self, TypeAlias
 
 import aio_pika
 import psutil
@@ -88,8 +88,37 @@ def machine_busy_seconds() -> float:
     return float(times.user + times.nice + times.system + times.irq + times.softirq + times.steal)
 
 
+@dataclass(kw_only=True)
+class PeriodicSampler:
+    """Calls `sample()` every `interval` seconds in a thread while entered, and once as it
+    is entered and left."""
+
+    interval: float = 1.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> Self:
+        self.sample()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.sample()
+
+
 @dataclass
-class CpuMeter:
+class CpuMeter(PeriodicSampler):
     """CPU seconds of named process groups, sampled every `interval` seconds in a thread.
 
     `seconds_between(t0, t1)` is the CPU each group used between the samples nearest two
@@ -98,14 +127,11 @@ class CpuMeter:
     """
 
     groups: Mapping[str, GroupFinder]
-    interval: float = 1.0
     samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     load: list[tuple[float, float]] = field(default_factory=list)
     _seen: dict[str, dict[ProcessKey, float]] = field(default_factory=dict)
     _baseline: dict[str, dict[ProcessKey, float]] = field(default_factory=dict)
     _machine_start: float = 0.0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
     def sample(self) -> None:
         totals: dict[str, float] = {}
@@ -129,22 +155,6 @@ class CpuMeter:
         now = time.monotonic()
         self.samples.append((now, totals))
         self.load.append((now, os.getloadavg()[0]))
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-    def __enter__(self) -> CpuMeter:
-        self.sample()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.sample()
 
     def _at(self, instant: float) -> dict[str, float]:
         times = [t for t, _ in self.samples]
@@ -185,36 +195,17 @@ def rss_mib(pid: int) -> float:
 
 
 @dataclass
-class RssSampler:
+class RssSampler(PeriodicSampler):
     """Each service's RSS every `interval` seconds, in a thread; `series[name]` is
     [(monotonic time, MiB)]."""
 
     pids: Callable[[], Mapping[str, int]]
-    interval: float = 1.0
     series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
     def sample(self) -> None:
         now = time.monotonic()
         for name, pid in self.pids().items():
             self.series.setdefault(name, []).append((now, rss_mib(pid)))
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample()
-
-    def __enter__(self) -> RssSampler:
-        self.sample()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.sample()
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Start, peak and end RSS (MiB) of each service, and the growth end - start."""

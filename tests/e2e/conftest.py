@@ -27,12 +27,26 @@ from sqlmodel import col
 WEBHOOK_SECRET = "e2e-webhook-secret"
 
 
+FIRST_PORT = 10000
+
+
+def ephemeral_ports_start() -> int:
+    """The first port the kernel hands out to outgoing connections (Linux: 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_block(count: int) -> int:
     """A base port with `count` consecutive ports free on loopback, from a random start: two
     test runs at once (or a run whose stopped service freed its port) must not pick the same
-    block and take each other's processes for their own."""
-    start = 21000 + random.randrange(0, 39000 // 97) * 97
-    for base in [*range(start, 60000, 97), *range(21000, start, 97)]:
+    block and take each other's processes for their own. Below the kernel's ephemeral range:
+    a port free when checked there can be taken by any outgoing connection before the
+    service binds it (a mail sink once lost its port to a client's socket)."""
+    low, high = FIRST_PORT, ephemeral_ports_start() - count
+    start = low + random.randrange(0, (high - low) // 97) * 97
+    for base in [*range(start, high, 97), *range(low, start, 97)]:
         sockets: list[socket.socket] = []
         try:
             for port in range(base, base + count):

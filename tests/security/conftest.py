@@ -20,8 +20,9 @@ from postdesk_gateway.settings import GatewaySettings
 from postdesk_runtime import Sessions, make_engine, make_sessions
 from postdesk_schema import Tenant
 from postdesk_testing import asgi_client, started
+from postdesk_testing.gateway_login import PASSWORD
 
-from tests.security.gateway_api import JWT_SECRET, PASSWORD
+from tests.security.gateway_api import JWT_SECRET
 from tests.security.users import UserFactory
 
 LOGIN_LIMIT = 10_000

@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
+from postdesk_testing.gateway_login import bearer
 
-PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "purple monkey dishwasher 42"
 JWT_SECRET = "security-suite-" + "s" * 32
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def login(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
-    return await http.post("/auth/login", json={"email": email, "password": password})
-
-
-async def session_of(http: httpx.AsyncClient, email: str) -> dict[str, Any]:
-    """A new login session's token pair; the login must succeed."""
-    response = await login(http, email)
-    assert response.status_code == 200, response.text
-    pair: dict[str, Any] = response.json()
-    return pair
 
 
 async def me_status(http: httpx.AsyncClient, access_token: str) -> int:

@@ -23,16 +23,9 @@ import pytest
 import pytest_asyncio
 from postdesk_gateway.auth import signing_key
 from postdesk_schema import TenantRole, User
+from postdesk_testing.gateway_login import PASSWORD, bearer, session_of
 
-from tests.security.gateway_api import (
-    JWT_SECRET,
-    NEW_PASSWORD,
-    PASSWORD,
-    bearer,
-    me_status,
-    refresh_status,
-    session_of,
-)
+from tests.security.gateway_api import JWT_SECRET, NEW_PASSWORD, me_status, refresh_status
 from tests.security.users import UserFactory
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ import uuid
 
 import httpx
 import pytest
+from postdesk_testing.gateway_login import PASSWORD, login
 
-from tests.security.gateway_api import PASSWORD, login
 from tests.security.users import UserFactory
 
 pytestmark = pytest.mark.integration

@@ -21,6 +21,7 @@ from litestar import Litestar
 from postdesk_gateway.settings import GatewaySettings
 from postdesk_runtime import Sessions
 from postdesk_schema import AuditLog, User
+from postdesk_testing.gateway_login import bearer, login, session_of
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -73,21 +74,6 @@ async def fresh_user(sessions: Sessions, world: Any) -> User:
         session.add(user)
         await session.commit()
     return user
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def login(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
-    return await http.post("/auth/login", json={"email": email, "password": password})
-
-
-async def session_of(http: httpx.AsyncClient, email: str) -> dict[str, Any]:
-    response = await login(http, email)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def audit_actions(sessions: Sessions, user_id: uuid.UUID) -> list[str]:

@@ -20,8 +20,15 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An engine that opens up to 2 x `pool_size` connections and keeps each one it opened.
+
+    Not `pool_size` plus as many overflow connections: SQLAlchemy closes an overflow
+    connection as it is returned, so a busy consumer (prefetch above the pool) opened and
+    closed a PostgreSQL connection, TLS handshake and server process included, for most of
+    its messages. The most connections a process holds stays the same.
+    """
     return create_async_engine(
-        async_url(database_url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+        async_url(database_url), pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=False
     )
 
 

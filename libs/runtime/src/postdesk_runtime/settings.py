@@ -95,7 +95,8 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(
         default=10,
         ge=1,
-        description="database connection pool size per process (overflow as large again)",
+        description="database connections per process: at most twice this many, each "
+        "kept open once opened",
     )
     shutdown_grace_seconds: float = Field(
         default=15.0, ge=0, description="time to finish in-flight work after SIGTERM"

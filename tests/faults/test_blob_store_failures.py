@@ -151,7 +151,9 @@ async def test_a_broken_blob_store_is_refused_and_nothing_unstored_is_acknowledg
                 assert await drain(received) == [], "mail.received published while broken"
                 store = LocalBlobStore(fault_stack.blob_dir)
                 assert [raw for raw in refused if store.path_of(blob_ref(raw)).exists()] == []
-                assert half_written(fault_stack.blob_dir) == []
+                # where ingest writes these mails (the parser may be writing the earlier ones' parts)
+                blob_dirs = {store.path_of(blob_ref(raw)).parent for raw in refused}
+                assert [path for path in blob_dirs if half_written(path)] == []
 
                 fault.mend()
                 await asyncio.wait_for(asyncio.gather(*sources), timeout=60)
@@ -167,9 +169,10 @@ async def test_a_broken_blob_store_is_refused_and_nothing_unstored_is_acknowledg
     assert all(fault.error in line for line in failures), failures  # the fault, not chance
     statuses = dict(await ingest_rows(fault_stack, refused_sha256s))
     assert statuses == dict.fromkeys(refused_sha256s, "published")
-    assert half_written(fault_stack.blob_dir) == []
 
     report = await fault_stack.settled()
+    # only once the pipeline is quiet: until then the parser may be writing parts
+    assert half_written(fault_stack.blob_dir) == []
     assert report.holds, str(report)
     assert report.accepted == MAILS
     assert report.answers_requested > 0

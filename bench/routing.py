@@ -79,8 +79,10 @@ from postdesk_schema import (
     EmailAccount,
     EmailAssignment,
     SlaPolicy,
+    TakeTicketNumber,
     Tenant,
     User,
+    take_ticket_number,
 )
 from postdesk_testing.infra import IsolatedDatabase
 from sqlalchemy import event, text
@@ -101,7 +103,7 @@ ROW_LOCKS = {
     "tenant row (ticket number)": ("UPDATE tenants SET next_ticket_number", ""),
     "department row (round robin)": (
         "SELECT departments.routing_strategy, departments.round_robin_last_user_id",
-        "FOR UPDATE",
+        "KEY UPDATE",
     ),
 }
 
@@ -148,12 +150,14 @@ class BenchTenant:
     address: str
 
 
-async def seed_tenant(sessions: Sessions, name: str) -> BenchTenant:
+async def seed_tenant(
+    sessions: Sessions, name: str, strategy: str = "round_robin"
+) -> BenchTenant:
     """A tenant with a round-robin department, its account (auto-reply on), three members
     (primary and two backups) and a business-hours SLA policy."""
     suffix = f"{name}-{uuid.uuid4().hex[:6]}"
     tenant = Tenant(name=f"Bench {suffix}", slug=f"bench-{suffix}")
-    department = Department(tenant_id=tenant.id, name="Support", routing_strategy="round_robin")
+    department = Department(tenant_id=tenant.id, name="Support", routing_strategy=strategy)
     account = EmailAccount(
         tenant_id=tenant.id,
         address=f"support-{suffix}@acme-helpdesk.example",
@@ -401,9 +405,12 @@ class Bench:
     tokens: ThreadTokens
     templates: list[MailParsed]
     counter: StatementCounter
+    take_number: TakeTicketNumber = take_ticket_number
 
     async def route(self, routed: Envelope[MailParsed]) -> RouteOutcome:
-        return await route_in_transaction(self.sessions, self.blobs, routed, tokens=self.tokens)
+        return await route_in_transaction(
+            self.sessions, self.blobs, routed, tokens=self.tokens, take_number=self.take_number
+        )
 
 
 async def analyze(engine: AsyncEngine) -> None:

@@ -22,7 +22,13 @@ from postdesk_runtime.broker import (
     make_broker,
     subscriber,
 )
-from postdesk_runtime.db import Sessions, insert_rows, make_engine, make_sessions
+from postdesk_runtime.db import (
+    Sessions,
+    insert_rows,
+    make_counter_engine,
+    make_engine,
+    make_sessions,
+)
 from postdesk_runtime.inbox import claim_event
 from postdesk_runtime.logging import configure_logging
 from postdesk_runtime.outbox import OutboxRelay, add_to_outbox, outbox_row
@@ -57,6 +63,7 @@ __all__ = [
     "insert_rows",
     "make_blob_store",
     "make_broker",
+    "make_counter_engine",
     "make_engine",
     "make_sessions",
     "outbox_consumer_app",

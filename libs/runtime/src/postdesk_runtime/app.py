@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from faststream.asgi import AsgiFastStream
@@ -72,6 +72,8 @@ class ConsumerParts:
     broker: RabbitBroker
     sessions: Sessions
     relay: OutboxRelay
+    # what the handlers opened for themselves, closed after the broker has drained
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def outbox_consumer_app(
@@ -101,7 +103,8 @@ def outbox_consumer_app(
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = make_sessions(engine)
     relay = OutboxRelay(service, sessions, EventPublisher(broker))
-    jobs = list(register(ConsumerParts(broker=broker, sessions=sessions, relay=relay)) or ())
+    parts = ConsumerParts(broker=broker, sessions=sessions, relay=relay)
+    jobs = list(register(parts) or ())
 
     async def start_relay() -> None:
         relay.start()
@@ -113,6 +116,8 @@ def outbox_consumer_app(
             await job.stop()
 
     async def dispose_engine() -> None:
+        for close in parts.closers:
+            await close()
         await engine.dispose()
 
     async def flush_traces() -> None:  # last: the broker's final spans are queued by now

@@ -32,6 +32,24 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+def make_counter_engine(database_url: str, *, pool_size: int = 2) -> AsyncEngine:
+    """An engine for counters taken outside the transaction that uses them: each statement
+    commits by itself, without waiting for its WAL to reach the disk.
+
+    That is safe for a value another transaction writes down (a ticket number): the commit
+    of that transaction flushes the WAL up to its own commit record, so the counter's
+    earlier commit is on disk whenever anything that used the value is. Lost in a crash,
+    it is lost together with every use of the value.
+    """
+    return create_async_engine(
+        async_url(database_url),
+        pool_size=pool_size,
+        max_overflow=0,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"server_settings": {"synchronous_commit": "off"}},
+    )
+
+
 def make_sessions(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 

@@ -2,19 +2,22 @@
 
 Owner: gateway (admin API) and the CLI's demo/admin commands. The router
 (routed mail) and the gateway (composed mail) also take ticket numbers from
-`tenants.next_ticket_number`, both through `take_ticket_number`, so the two
-share one sequence and one locking rule.
+`tenants.next_ticket_number`: the gateway inside its transaction
+(`take_ticket_number`), the router in a transaction of its own (`TicketNumbers`,
+docs/adr/0013-ticket-numbers-outside-the-routing-transaction.md), so numbers are
+unique and rising, with a gap where a transaction that took one rolled back.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, Index, UniqueConstraint, bindparam, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.types import Text
 from sqlmodel import Field, SQLModel, col
 
@@ -161,10 +164,31 @@ class EmailAssignment(SQLModel, table=True):
 
 
 async def take_ticket_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    """Take the tenant's next ticket number. The tenant row stays locked until the caller's
-    transaction ends, so numbers are gapless and unique; take it as late as the caller can."""
+    """Take the tenant's next ticket number in the caller's transaction. The tenant row stays
+    locked until that transaction ends: every other taker of the tenant waits that long."""
     number = (await session.execute(_TAKE_TICKET_NUMBER, {"tenant_id": tenant_id})).scalar_one()
     return int(number)
+
+
+TakeTicketNumber = Callable[[AsyncSession, uuid.UUID], Awaitable[int]]
+
+
+class TicketNumbers:
+    """Ticket numbers taken each in a transaction of its own, on `engine` (from
+    `postdesk_runtime.make_counter_engine`): the tenant row is locked for one statement
+    instead of for the whole transaction that opens the ticket, which serialised every new
+    ticket of a tenant. A caller's transaction that rolls back leaves its number unused."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def __call__(self, session: AsyncSession, tenant_id: uuid.UUID) -> int:
+        """The next number of the tenant, committed already (`session` is not used)."""
+        async with self._engine.connect() as conn:
+            number = (
+                await conn.execute(_TAKE_TICKET_NUMBER, {"tenant_id": tenant_id})
+            ).scalar_one()
+        return int(number)
 
 
 _TAKE_TICKET_NUMBER = (

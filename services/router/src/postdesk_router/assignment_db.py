@@ -2,7 +2,7 @@
 
 Invariants:
 - Choices that depend on shared state (round-robin pointer, open-ticket
-  counts) are made with the department row locked (`SELECT ... FOR UPDATE`)
+  counts) are made with the department row locked (`SELECT ... FOR NO KEY UPDATE`)
   in the caller's transaction, and the counts are read after the lock: two
   router replicas assigning in one department take turns, each seeing the
   other's committed pick.
@@ -71,7 +71,9 @@ _DEPARTMENT_STRATEGY = select(col(Department.routing_strategy)).where(
 _DEPARTMENT_LOCKED = (
     select(col(Department.routing_strategy), col(Department.round_robin_last_user_id))
     .where(col(Department.id) == bindparam("department_id"))
-    .with_for_update()
+    # not FOR UPDATE: that also waits for every transaction that inserted a row referring
+    # to the department (a foreign key's KEY SHARE lock), the gateway's included
+    .with_for_update(key_share=True)
 )
 _MOVE_ROUND_ROBIN = (
     update(Department)

@@ -16,6 +16,7 @@ from postdesk_contracts import (
 )
 from postdesk_contracts.topology import queue_for
 from postdesk_runtime import BlobStore, OutboxRelay, Sessions, ThreadTokens, subscriber
+from postdesk_schema import TakeTicketNumber
 
 from postdesk_router import followups
 from postdesk_router.service import route_in_transaction
@@ -27,6 +28,7 @@ def register_handlers(
     blobs: BlobStore,
     relay: OutboxRelay,
     tokens: ThreadTokens,
+    take_number: TakeTicketNumber,
 ) -> None:
     @subscriber(broker, queue_for("router", EventType.MAIL_PARSED))
     async def on_mail_parsed(event: Envelope[MailParsed]) -> None:
@@ -36,7 +38,9 @@ def register_handlers(
         (reopened, merged), mail.failed (bounces of our mail), outbound.requested
         (auto-replies), or mail.rejected when no active account receives the recipients.
         """
-        outcome = await route_in_transaction(sessions, blobs, event, tokens=tokens)
+        outcome = await route_in_transaction(
+            sessions, blobs, event, tokens=tokens, take_number=take_number
+        )
         if outcome.emitted:
             relay.wake()
 

@@ -12,9 +12,11 @@ from postdesk_runtime import (
     ThreadTokens,
     configure_logging,
     make_blob_store,
+    make_counter_engine,
     outbox_consumer_app,
     serve,
 )
+from postdesk_schema import TicketNumbers
 
 from postdesk_router.assignment_db import reassign_unanswered
 from postdesk_router.handlers import register_handlers
@@ -41,7 +43,12 @@ def create_app(settings: RouterSettings) -> AsgiFastStream:
     def register(parts: ConsumerParts) -> list[Periodic]:
         blobs = make_blob_store(settings)
         tokens = ThreadTokens.from_keyring(settings.keyring())
-        register_handlers(parts.broker, parts.sessions, blobs, parts.relay, tokens)
+        # ticket numbers in transactions of their own: docs/adr/0013
+        numbers_engine = make_counter_engine(settings.database_url)
+        parts.closers.append(numbers_engine.dispose)
+        register_handlers(
+            parts.broker, parts.sessions, blobs, parts.relay, tokens, TicketNumbers(numbers_engine)
+        )
         batch = settings.timer_scan_batch
         return [
             Periodic(

@@ -41,7 +41,13 @@ from postdesk_runtime import (
     outbox_row,
 )
 from postdesk_runtime.failpoints import failpoint
-from postdesk_schema import TicketHistory, TicketPriority, TicketStatus, take_ticket_number
+from postdesk_schema import (
+    TakeTicketNumber,
+    TicketHistory,
+    TicketPriority,
+    TicketStatus,
+    take_ticket_number,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -110,6 +116,7 @@ async def route_in_transaction(
     event: Envelope[MailParsed],
     *,
     tokens: ThreadTokens | None = None,
+    take_number: TakeTicketNumber = take_ticket_number,
     attempts: int = 3,
 ) -> RouteOutcome:
     """Route `event` in a transaction of its own, retrying on a lost unique-constraint race
@@ -118,7 +125,11 @@ async def route_in_transaction(
         try:
             async with sessions() as session, session.begin():
                 outcome = await route_message(
-                    session, blobs, event, tokens=tokens or default_thread_tokens()
+                    session,
+                    blobs,
+                    event,
+                    tokens=tokens or default_thread_tokens(),
+                    take_number=take_number,
                 )
                 failpoint("router.before_commit")  # kill tests: all written, nothing committed
             failpoint("router.after_commit")  # kill tests: committed, the event not acked
@@ -139,8 +150,10 @@ async def route_message(
     event: Envelope[MailParsed],
     *,
     tokens: ThreadTokens,
+    take_number: TakeTicketNumber = take_ticket_number,
 ) -> RouteOutcome:
-    """Route one mail.parsed event inside the caller's transaction."""
+    """Route one mail.parsed event inside the caller's transaction; a new ticket's number
+    comes from `take_number` (the service's own transaction: `TicketNumbers`)."""
     if not await claim_event(session, SERVICE, event.id):
         return RouteOutcome(RouteStatus.ALREADY_PROCESSED)
     mail = event.payload
@@ -192,7 +205,13 @@ async def route_message(
         if action == ClosedTicketAction.FOLLOW_UP:
             rule = follow_up_rule(rule)
         created = await _open_ticket(
-            session, event, account, message_id, linked_to=match.ticket_id, now=now
+            session,
+            event,
+            account,
+            message_id,
+            linked_to=match.ticket_id,
+            now=now,
+            take_number=take_number,
         )
         ticket_id, number = created.ticket_id, created.number
         events.extend(created.events)
@@ -284,12 +303,13 @@ async def _open_ticket(
     *,
     linked_to: uuid.UUID | None,
     now: datetime,
+    take_number: TakeTicketNumber,
 ) -> _Created:
     """A new ticket for the message, assigned, its SLA clocks started (not for imported mail)."""
     mail = event.payload
     imported = mail.source == BACKFILL_SOURCE
     ticket_id = uuid.uuid4()
-    number = await take_ticket_number(session, account.tenant_id)
+    number = await take_number(session, account.tenant_id)
     choice = await assignment_db.assign_new_ticket(
         session,
         tenant_id=account.tenant_id,

@@ -103,6 +103,8 @@ async def test_new_ticket_is_opened_assigned_and_announced(
     assert (ticket.assignee_id, ticket.assignment_rule) == (seed.users["pat"].id, "primary")
     assert ticket.message_count == 1
     assert ticket.last_message_at == event.payload.received_at
+    assert ticket.last_customer_message_at == event.payload.received_at
+    assert ticket.last_agent_reply_at is None
     [message] = await messages_of(sessions, seed)
     assert (message.ticket_id, message.match_rule) == (ticket.id, "new-ticket")
     assert (message.text_body, message.html_body) == ("It is on fire.", "<p>It is on fire.</p>")

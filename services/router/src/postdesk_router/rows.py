@@ -40,8 +40,12 @@ def new_ticket_row(
     choice: AssigneeChoice | None,
     *,
     linked_to: uuid.UUID | None = None,
+    activity_by_staff: bool | None = None,
 ) -> Ticket:
+    """The ticket `mail` opens; with `activity_by_staff` set, the mail is its latest agent
+    reply (True) or customer message (False), as `db.note_activity` records on later mail."""
     sender = customer_of(mail)
+    at = mail.received_at
     return Ticket(
         id=ticket_id,
         tenant_id=account.tenant_id,
@@ -55,7 +59,9 @@ def new_ticket_row(
         assignment_rule=str(choice.rule) if choice else "",
         linked_ticket_id=linked_to,
         message_count=1,
-        last_message_at=mail.received_at,
+        last_message_at=at,
+        last_customer_message_at=at if activity_by_staff is False else None,
+        last_agent_reply_at=at if activity_by_staff else None,
         updated_at=datetime.now(UTC),
     )
 

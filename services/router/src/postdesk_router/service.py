@@ -194,6 +194,8 @@ async def route_message(
             match.status, mail.classification.kind, account.reopen_policy, from_staff=from_staff
         )
     imported = mail.source == BACKFILL_SOURCE
+    # a person's mail moves the ticket's "latest customer message" or "latest agent reply"
+    notes_activity = mail.classification.kind == MailKind.HUMAN and not imported
     now = datetime.now(UTC)
     message_id = uuid.uuid4()
     events: list[Envelope[Any]] = []
@@ -212,6 +214,7 @@ async def route_message(
             linked_to=match.ticket_id,
             now=now,
             take_number=take_number,
+            activity_by_staff=from_staff if notes_activity else None,
         )
         ticket_id, number = created.ticket_id, created.number
         events.extend(created.events)
@@ -226,9 +229,9 @@ async def route_message(
     )
     merged = await absorb_early_replies(session, account.tenant_id, mail.message_id, ticket_id)
     events.extend(envelopes.merge_events(event, account, ticket_id, merged))
-    if mail.classification.kind == MailKind.HUMAN and not imported:
+    if notes_activity and created is None:  # a new ticket's row has it already
         await db.note_activity(session, ticket_id, mail.received_at, by_staff=from_staff)
-        if from_staff and created is None:
+        if from_staff:
             await sla_db.on_agent_reply(session, ticket_id=ticket_id, at=mail.received_at)
     if action in (ClosedTicketAction.REOPEN, ClosedTicketAction.CUSTOMER_REPLIED):
         events.append(await _reopen(session, event, account, ticket_id, match.status, action, now))
@@ -304,8 +307,11 @@ async def _open_ticket(
     linked_to: uuid.UUID | None,
     now: datetime,
     take_number: TakeTicketNumber,
+    activity_by_staff: bool | None,
 ) -> _Created:
-    """A new ticket for the message, assigned, its SLA clocks started (not for imported mail)."""
+    """A new ticket for the message, assigned, its SLA clocks started (not for imported mail);
+    the mail noted as the latest customer message or agent reply unless
+    `activity_by_staff` is None."""
     mail = event.payload
     imported = mail.source == BACKFILL_SOURCE
     ticket_id = uuid.uuid4()
@@ -319,7 +325,17 @@ async def _open_ticket(
     )
     await insert_rows(
         session,
-        [rows.new_ticket_row(ticket_id, number, account, mail, choice, linked_to=linked_to)],
+        [
+            rows.new_ticket_row(
+                ticket_id,
+                number,
+                account,
+                mail,
+                choice,
+                linked_to=linked_to,
+                activity_by_staff=activity_by_staff,
+            )
+        ],
     )
     if not imported:
         await sla_db.start_clocks(

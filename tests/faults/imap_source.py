@@ -266,6 +266,17 @@ async def read_position(stack: FaultStack) -> ReadPosition:
     return ReadPosition(row.uidvalidity, row.last_uid, row.messages_fetched)
 
 
+async def position_at(stack: FaultStack, last_uid: int) -> ReadPosition:
+    """The read position once it has reached `last_uid`: the poller flags a batch \\Seen
+    before it commits the position, so all mail seen does not mean the position moved."""
+
+    async def reached() -> ReadPosition | None:
+        position = await read_position(stack)
+        return position if position.last_uid >= last_uid else None
+
+    return await eventually(reached, within=45, interval=0.1)
+
+
 async def polled_after(stack: FaultStack, seconds: float) -> None:
     """Wait until the poller finished a poll begun at least `seconds` from now (database time:
     `last_polled_at` is stamped at the end of each poll, and polls come every second)."""

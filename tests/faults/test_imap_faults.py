@@ -36,6 +36,7 @@ from tests.faults.imap_source import (
     all_seen,
     append,
     crlf,
+    position_at,
     private_dovecot,
     read_position,
     seen_flags,
@@ -143,7 +144,7 @@ async def test_ingest_killed_before_its_commit_reads_each_mail_once_when_started
     fault_stack.supervisor.start("ingest", **IMAP_ENV)
     await all_seen(dovecot, MAILS)
 
-    position = await read_position(fault_stack)
+    position = await position_at(fault_stack, MAILS)
     assert (position.last_uid, position.messages_fetched) == (MAILS, MAILS)
     assert await ingest_rows(fault_stack) == published(mails)
     report = await fault_stack.settled()

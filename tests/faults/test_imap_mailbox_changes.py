@@ -42,7 +42,6 @@ from typing import Any
 
 import pytest
 from imap_tools import MailBoxUnencrypted
-from postdesk_testing import eventually
 
 from tests.faults.imap_source import (
     SEEN,
@@ -54,6 +53,7 @@ from tests.faults.imap_source import (
     crlf,
     flags_by_uid,
     polled_after,
+    position_at,
     private_dovecot,
     read_position,
     seen_flags,
@@ -118,7 +118,7 @@ async def test_a_new_uidvalidity_mid_flow_tickets_taken_mail_once_and_new_mail_o
         await proxy.stop()
 
     # read again from the start: 2 fetched before the change, all 8 after it
-    assert await read_position(fault_stack) == ReadPosition(
+    assert await position_at(fault_stack, MAILS) == ReadPosition(
         await uidvalidity(dovecot, FOLDER), MAILS, 2 + MAILS
     )
     assert UIDVALIDITY_CHANGED in fault_stack.log.getvalue()
@@ -161,11 +161,7 @@ async def test_another_client_changing_the_folder_loses_and_doubles_nothing(
         await append(fault_stack, dovecot, later, flags=[SEEN])  # UIDs 9 and 10
         expected = [raw for raw in mails if raw not in removed]
 
-        async def all_read() -> bool | None:
-            position = await read_position(fault_stack)
-            return True if position.last_uid == MAILS + 2 else None
-
-        await eventually(all_read, within=45, interval=0.2)
+        await position_at(fault_stack, MAILS + 2)
 
         flags = await flags_by_uid(dovecot)
         assert list(flags) == [1, 2, 3, 4, 5, 8, 9, 10]

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 import pytest_asyncio
 from argon2 import PasswordHasher
 from litestar import Litestar
@@ -22,7 +23,10 @@ from postdesk_schema import Tenant
 from postdesk_testing import asgi_client, started
 from postdesk_testing.gateway_login import PASSWORD
 
+from tests.faults.stack import FaultStack
 from tests.security.gateway_api import JWT_SECRET
+from tests.security.hostile_stack import HostileInbox, delivered_hostile_mail
+from tests.security.pipeline import PIPELINE_ENV, running_pipeline
 from tests.security.users import UserFactory
 
 LOGIN_LIMIT = 10_000
@@ -67,3 +71,19 @@ async def new_user(sessions: Sessions) -> UserFactory:
         session.add(tenant)
         await session.commit()
     return UserFactory(sessions, tenant.id, PasswordHasher().hash(PASSWORD))
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def hostile_inbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HostileInbox]:
+    """Every service running as a process, the mails of hostile_mail delivered and each a
+    ticket: one pipeline shared by the content, rendering and remote-content attacks."""
+    async with delivered_hostile_mail(tmp_path_factory.mktemp("hostile")) as inbox:
+        yield inbox
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
+async def pipeline(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FaultStack]:
+    """The pipeline and the mail sink as processes (tests/security/pipeline.py): one shared
+    by the header-injection, spoofing and bomb attacks."""
+    async with running_pipeline(tmp_path_factory.mktemp("pipeline"), **PIPELINE_ENV) as stack:
+        yield stack

@@ -37,6 +37,20 @@ def test_links_cites_and_styles_are_filtered() -> None:
     )
 
 
+def test_style_declarations_calling_functions_are_dropped() -> None:
+    """Only colour functions and calc() survive in a kept property: expression() (old
+    Internet Explorer's script), url() and anything hidden by escapes or comments go."""
+    cleaned = MAIL_HTML.clean(
+        '<p style="color:rgb(1,2,3);width:expression(alert(1));font-family:url(https://t.example)">'
+        'a</p><p style="width:calc(1px + 2px);font-family:\\75rl(x);color:red/**/">b</p>'
+        '<p style="width:EXPRESSION (alert(1))">c</p>',
+        image_source=lambda value: value,
+    )
+    assert cleaned == (
+        '<p style="color:rgb(1, 2, 3)">a</p><p style="width:calc(1px + 2px)">b</p><p>c</p>'
+    )
+
+
 def test_a_widened_policy_keeps_more() -> None:
     """A service widens MAIL_HTML with dataclasses.replace; the base is unchanged."""
     wider = replace(MAIL_HTML, tags=MAIL_HTML.tags | {"section"}, link_rel="nofollow")

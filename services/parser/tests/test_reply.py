@@ -230,6 +230,15 @@ class TestHtml:
         assert time.perf_counter() - started < 1.0
         assert split.reply_text == text.strip()
 
+    def test_long_whitespace_lines_stay_cheap(self) -> None:
+        """Lines of 20,000 blanks and a letter under a "From:" line do not make the header-block
+        patterns backtrack (quadratic before: minutes per line)."""
+        text = "\n".join(["Thanks.", "From: x", *[" " * 20_000 + "x", "\t " * 10_000 + "x"] * 2])
+        started = time.perf_counter()
+        split = split_reply(text)
+        assert time.perf_counter() - started < 1.0
+        assert split.reply_text.startswith("Thanks.")
+
     def test_empty_input(self) -> None:
         """Empty text gives an empty split."""
         assert split_reply("") == ReplySplit(reply_text="", quoted="", signature="")

@@ -9,11 +9,12 @@ the tenant) are judged by the gateway, which answers 422 or 404.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from postdesk_contracts import api_examples as ex
 from postdesk_contracts.api import ApiModel
@@ -28,7 +29,12 @@ AssignmentRoleName = Literal["primary", "backup", "viewer"]
 AutoReplySchedule = Literal["always", "outside_hours"]
 ReopenPolicy = Literal["reopen", "follow_up"]
 
-_EMAIL_PATTERN: Final = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# no whitespace (Unicode's, NEL and the line separators among it) and no control character
+_EMAIL_PATTERN: Final = (
+    r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
+)
+# what outbound refuses in a header value (postdesk_outbound.compose): TAB is allowed
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 MIN_PASSWORD_CHARS: Final = 12
 _FORBID: Final = ApiModel.model_config | {"extra": "forbid"}
 
@@ -41,6 +47,17 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(_has_nul(item) for item in value)
     return False
+
+
+def _one_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain line breaks or other control characters")
+    return value
+
+
+# Text that ends up in a mail header (a From display name, an auto-reply's subject): a line
+# break there would start a header of its own, and outbound would refuse every mail with it.
+HeaderText = Annotated[str, AfterValidator(_one_line)]
 
 
 class _Request(ApiModel):
@@ -84,7 +101,7 @@ class UserCreate(_Request):
     )
 
     email: str = Field(pattern=_EMAIL_PATTERN, max_length=320, description="the login")
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: HeaderText = Field(min_length=1, max_length=200)
     password: str | None = Field(default=None, min_length=MIN_PASSWORD_CHARS, max_length=1024)
     role: TenantRoleName = "member"
     department_id: uuid.UUID | None = None
@@ -103,7 +120,7 @@ class UserUpdate(_Request):
         {"job_title": "Senior support engineer", "department_id": ex.DEPARTMENT_ID}
     )
 
-    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    full_name: HeaderText | None = Field(default=None, min_length=1, max_length=200)
     role: TenantRoleName | None = None
     department_id: uuid.UUID | None = None
     job_title: str | None = Field(default=None, max_length=200)
@@ -248,11 +265,11 @@ class DepartmentList(ApiModel):
 
 
 class _AccountSettings(_Request):
-    display_name: str | None = Field(default=None, max_length=200)
+    display_name: HeaderText | None = Field(default=None, max_length=200)
     department_id: uuid.UUID | None = None
     signature: str | None = Field(default=None, max_length=10_000)
     auto_reply_enabled: bool | None = None
-    auto_reply_subject: str | None = Field(default=None, max_length=500)
+    auto_reply_subject: HeaderText | None = Field(default=None, max_length=500)
     auto_reply_message: str | None = Field(default=None, max_length=20_000)
     auto_reply_schedule: AutoReplySchedule | None = None
     auto_reply_window_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)

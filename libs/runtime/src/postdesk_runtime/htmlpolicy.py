@@ -5,7 +5,8 @@ outbound (what an agent's editor produced, made safe to send); it lives here
 because services never import each other (ADR 1).
 
 `MAIL_HTML` is what both allow: layout and text tags, a few presentational
-attributes, `style` reduced to properties that cannot load anything.
+attributes, `style` reduced to properties that cannot load anything, and to
+declarations that call no function but colours and calc().
 Scripts, style sheets, event handlers, forms, frames and objects are
 removed, the script-like elements in `clean_content` with everything inside
 them; comments go. A service widens it with `dataclasses.replace`.
@@ -18,6 +19,7 @@ None to drop it), since that is where the directions differ.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -47,6 +49,26 @@ _STYLE_PROPERTIES = frozenset(
 )  # fmt: skip
 
 
+# CSS functions that compute a value; any other (url, expression, image-set, var, ...) could
+# load something or run in some browser, whatever property it is given to
+_STYLE_FUNCTION = re.compile(r"([a-z0-9_-]*)\s*\(", re.IGNORECASE)
+_PLAIN_FUNCTIONS = frozenset({"rgb", "rgba", "hsl", "hsla", "calc"})
+
+
+def _plain_declarations(style: str) -> str | None:
+    """`style` without the declarations that call any other function than a colour or
+    calc(), or hide text from this check (CSS escapes, comments); None when none is left.
+    Behind the property allow-list, which none of these could pass usefully anyway."""
+    kept = [
+        declaration.strip()
+        for declaration in style.split(";")
+        if "\\" not in declaration
+        and "/*" not in declaration
+        and all(name.lower() in _PLAIN_FUNCTIONS for name in _STYLE_FUNCTION.findall(declaration))
+    ]
+    return ";".join(d for d in kept if d) or None
+
+
 @dataclass(frozen=True)
 class HtmlPolicy:
     """Which tags and attributes survive; `attributes` maps a tag ("*": every tag) to its names."""
@@ -62,6 +84,8 @@ class HtmlPolicy:
         def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
             if tag == "img" and attribute == "src":
                 return image_source(value)
+            if attribute == "style":
+                return _plain_declarations(value)
             lowered = value.strip().lower()
             if attribute == "href":
                 return value if lowered.startswith(_LINK_SCHEMES) else None

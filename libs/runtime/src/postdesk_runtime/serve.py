@@ -32,6 +32,10 @@ def make_server(
         app,
         host=settings.http_host,
         port=settings.http_port,
+        # Forwarded headers only from the configured proxies: the client address keys the
+        # login throttle and ingest's rate limits.
+        proxy_headers=bool(settings.forwarded_allow_ips.strip()),
+        forwarded_allow_ips=settings.forwarded_allow_ips.strip() or [],
         log_config=None,
         access_log=False,
         lifespan="on",

@@ -89,6 +89,13 @@ class ServiceSettings(BaseSettings):
         default=8000,
         description="listen port of the HTTP server (/healthz, /readyz, /metrics, the API)",
     )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="comma-separated addresses (or CIDR networks) of the reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed; empty: none, the client is the "
+        "TCP peer (uvicorn's own default trusts 127.0.0.1, so anyone on loopback could claim "
+        "any address to the login throttle and the rate limits)",
+    )
     prefetch_count: int = Field(
         default=32, ge=1, description="unacknowledged messages a consumer replica holds at once"
     )

@@ -184,7 +184,9 @@ async def message_html(
     await session.commit()
     return ServedFile(
         body=html.encode(),
-        media_type="text/html; charset=utf-8",
+        # Litestar's Response appends "; charset=utf-8" to every text/ type itself (naming it
+        # here too sent the parameter twice)
+        media_type="text/html",
         headers={
             "Content-Security-Policy": MESSAGE_HTML_CSP,
             "X-Content-Type-Options": "nosniff",

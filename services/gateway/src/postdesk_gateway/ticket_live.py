@@ -13,8 +13,10 @@ The gateway notifies ticket changes in the transaction that writes them
 (`notify_ticket_changed`), so listeners hear of them on commit, never of a
 rolled-back one; so does the router when mail joins a ticket (both send a
 `TicketChangeNotice`). A notify is a hint: a `ticket` event tells the client
-to read the ticket again. Visibility is checked when a stream opens; a stream
-lives no longer than its (short-lived) access token.
+to read the ticket again. Visibility is checked when a stream opens and again
+before every event it sends: a user deactivated, an assignment removed or a
+ticket deleted since ends the stream instead (reconnecting is then a 404).
+A stream lives no longer than its (short-lived) access token.
 
 Memory stays bounded: per open stream an `asyncio.Event` and a set of
 change names (a handful of kinds), never a queue; lapsed presence is swept
@@ -40,6 +42,7 @@ from postdesk_contracts.api_ticket_live import (
     TicketChangeNotice,
     TicketPresence,
 )
+from postdesk_runtime import Sessions
 from postdesk_schema import Ticket
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -246,6 +249,15 @@ class TicketStreams:
     hub: TicketHub
     listener: NotificationListener
     keepalive: timedelta
+    sessions: Sessions
+
+    async def _still_visible(self, user: CurrentUser, ticket_id: uuid.UUID) -> bool:
+        """Whether the user is still active and may still see the ticket (rights as now)."""
+        async with self.sessions() as session:
+            current = await db.load_active_user(session, user.id, user.tenant_id)
+            return current is not None and (
+                await db.get_visible_ticket(session, current, ticket_id) is not None
+            )
 
     async def events(
         self, user: CurrentUser, ticket_id: uuid.UUID, *, until: datetime
@@ -259,10 +271,13 @@ class TicketStreams:
             quiet_since = self.hub.now()
             while not self.listener.closed:
                 watcher.wakeup.clear()  # before reading: a notify meanwhile wakes us again
-                if changes := watcher.take_changes():
+                changes = watcher.take_changes()
+                present = self.hub.others(ticket_id, watcher)
+                if (changes or present != sent) and not await self._still_visible(user, ticket_id):
+                    return
+                if changes:
                     quiet_since = self.hub.now()
                     yield TicketChanged(ticket_id=ticket_id, changes=changes)
-                present = self.hub.others(ticket_id, watcher)
                 if present != sent:
                     sent, quiet_since = present, self.hub.now()
                     yield TicketPresence(ticket_id=ticket_id, users=present)

@@ -58,7 +58,10 @@ ATTRIBUTION_VERBS = (
 GENERIC_VERBS = ("wrote", "menulis", "schrieb", "a écrit", "escribió", "escreveu", "schreef")
 MAX_ATTRIBUTION_CHARS = 400
 
-_KEY = r"^[\s>]*\*{{0,2}}\s*({keys})\s*\*{{0,2}}\s*[:：]"
+# Possessive runs: the whitespace around the optional "**" may be split between two
+# quantifiers in n ways, and a line of spaces with no key backtracked through all of them
+# (quadratic: 8,000 spaces took 24 s in one match; tests/security/test_mail_bombs.py).
+_KEY = r"^[\s>]*+\*{{0,2}}\s*+({keys})\s*+\*{{0,2}}\s*+[:：]"
 FROM_KEY = re.compile(
     _KEY.format(keys="from|von|de|dari|van|差出人|发件人|寄件者|от|od|fra|från|da|mittente"), _I
 )

@@ -150,9 +150,7 @@ class BenchTenant:
     address: str
 
 
-async def seed_tenant(
-    sessions: Sessions, name: str, strategy: str = "round_robin"
-) -> BenchTenant:
+async def seed_tenant(sessions: Sessions, name: str, strategy: str = "round_robin") -> BenchTenant:
     """A tenant with a round-robin department, its account (auto-reply on), three members
     (primary and two backups) and a business-hours SLA policy."""
     suffix = f"{name}-{uuid.uuid4().hex[:6]}"

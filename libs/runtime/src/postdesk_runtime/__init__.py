@@ -36,7 +36,7 @@ from postdesk_runtime.periodic import Periodic
 from postdesk_runtime.serve import serve
 from postdesk_runtime.settings import ServiceSettings
 from postdesk_runtime.threadtokens import ThreadTokens
-from postdesk_runtime.tracing import configure_tracing, shutdown_tracing
+from postdesk_runtime.tracing import configure_tracing, exports_spans, shutdown_tracing
 
 __all__ = [
     "BlobBackend",
@@ -60,6 +60,7 @@ __all__ = [
     "consumer_app",
     "declare_topology",
     "events_exchange",
+    "exports_spans",
     "insert_rows",
     "make_blob_store",
     "make_broker",

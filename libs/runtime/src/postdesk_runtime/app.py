@@ -24,7 +24,7 @@ from postdesk_runtime.outage import DatabaseOutageGuard
 from postdesk_runtime.outbox import OutboxRelay
 from postdesk_runtime.periodic import Periodic
 from postdesk_runtime.settings import ServiceSettings
-from postdesk_runtime.tracing import configure_tracing, shutdown_tracing
+from postdesk_runtime.tracing import configure_tracing, exports_spans, shutdown_tracing
 
 
 def consumer_app(
@@ -95,7 +95,7 @@ def outbox_consumer_app(
     tracer_provider = configure_tracing(service, settings)
     broker = make_broker(
         settings.amqp_url,
-        tracer_provider=tracer_provider,
+        tracer_provider=tracer_provider if exports_spans(settings) else None,
         prefetch_count=settings.prefetch_count,
         graceful_timeout=settings.shutdown_grace_seconds,
     )

@@ -84,7 +84,11 @@ def make_broker(
         ),
         middlewares=[
             CorrelationMiddleware,
-            RabbitTelemetryMiddleware(tracer_provider=tracer_provider),
+            *(
+                [RabbitTelemetryMiddleware(tracer_provider=tracer_provider)]
+                if tracer_provider is not None
+                else []
+            ),
             MetricsMiddleware,
         ],
         graceful_timeout=graceful_timeout,

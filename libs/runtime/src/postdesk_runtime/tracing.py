@@ -10,7 +10,9 @@ standard variables itself (OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, _COMPRESSION,
 _CERTIFICATE and their _TRACES_ forms), the batch processor its OTEL_BSP_*
 ones, and the resource OTEL_RESOURCE_ATTRIBUTES; `service.name` is always
 postdesk-<service>. `shutdown_tracing` flushes what is still queued: every
-service calls it after its broker has stopped.
+service calls it after its broker has stopped. A service that exports no spans
+makes none for its broker's messages and passes no trace context on
+(`exports_spans`): turn tracing on in every service or in none.
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ def otlp_traces_endpoint(settings: ServiceSettings) -> str | None:
     if settings.otel_exporter_otlp_endpoint:
         return f"{settings.otel_exporter_otlp_endpoint.removesuffix('/')}/{OTLP_TRACES_PATH}"
     return None
+
+
+def exports_spans(settings: ServiceSettings) -> bool:
+    """Whether this process's spans go anywhere. When they do not, the broker carries no
+    telemetry middleware: making, propagating and dropping a span for every delivery and
+    publish cost a consumer about 0.17 ms of CPU per message (a third of FastStream's own
+    cost per delivery here), five to seven times per mail."""
+    return settings.otel_console_export or otlp_traces_endpoint(settings) is not None
 
 
 def make_sampler(name: TracesSampler, ratio: float) -> Sampler:

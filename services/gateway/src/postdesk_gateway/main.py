@@ -27,6 +27,7 @@ from postdesk_runtime import (
     configure_logging,
     configure_tracing,
     declare_topology,
+    exports_spans,
     make_blob_store,
     make_broker,
     make_engine,
@@ -102,7 +103,7 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
     tracer_provider = configure_tracing(SERVICE, settings)
     broker = make_broker(
         settings.amqp_url,
-        tracer_provider=tracer_provider,
+        tracer_provider=tracer_provider if exports_spans(settings) else None,
         graceful_timeout=settings.shutdown_grace_seconds,
     )
     document_published(
@@ -142,7 +143,7 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
             keepalive=keepalive,
             overlap=timedelta(seconds=settings.notification_stream_overlap_seconds),
         ),
-        ticket_streams=TicketStreams(ticket_hub, listener, keepalive=keepalive),
+        ticket_streams=TicketStreams(ticket_hub, listener, keepalive=keepalive, sessions=sessions),
     )
 
 

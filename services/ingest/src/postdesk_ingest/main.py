@@ -13,6 +13,7 @@ from postdesk_runtime import (
     configure_logging,
     configure_tracing,
     declare_topology,
+    exports_spans,
     make_blob_store,
     make_broker,
     make_engine,
@@ -40,7 +41,7 @@ def create_app(settings: IngestSettings) -> Litestar:
     tracer_provider = configure_tracing("ingest", settings)
     broker = make_broker(
         settings.amqp_url,
-        tracer_provider=tracer_provider,
+        tracer_provider=tracer_provider if exports_spans(settings) else None,
         graceful_timeout=settings.shutdown_grace_seconds,
     )
     document_published(broker, EventType.MAIL_RECEIVED)

@@ -9,6 +9,7 @@ from postdesk_runtime import (
     configure_logging,
     configure_tracing,
     consumer_app,
+    exports_spans,
     make_blob_store,
     make_broker,
     make_engine,
@@ -28,7 +29,7 @@ def create_app(settings: ParserSettings) -> AsgiFastStream:
     tracer_provider = configure_tracing("parser", settings)
     broker = make_broker(
         settings.amqp_url,
-        tracer_provider=tracer_provider,
+        tracer_provider=tracer_provider if exports_spans(settings) else None,
         prefetch_count=settings.prefetch_count,
         graceful_timeout=settings.shutdown_grace_seconds,
     )

@@ -100,7 +100,11 @@ def outbox_consumer_app(
         graceful_timeout=settings.shutdown_grace_seconds,
     )
     document_published(broker, *publishes)
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_age_seconds=settings.db_connection_max_age_seconds,
+    )
     sessions = make_sessions(engine)
     relay = OutboxRelay(service, sessions, EventPublisher(broker))
     parts = ConsumerParts(broker=broker, sessions=sessions, relay=relay)

@@ -19,8 +19,21 @@ from sqlmodel import SQLModel
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An engine that opens up to 2 x `pool_size` connections and keeps each one it opened.
+# Two minutes: a connection's prepared statements keep the plans PostgreSQL made when they
+# were first run, so a plan made while a table was nearly empty (a sequential scan) stayed
+# with a kept connection as the table grew. bench/routing_growth.py: the early-reply lookup
+# went from 1.5 to 7 ms over 3,600 messages on kept connections (docs/adr/0014).
+DEFAULT_CONNECTION_MAX_AGE_SECONDS = 120.0
+
+
+def make_engine(
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    max_age_seconds: float = DEFAULT_CONNECTION_MAX_AGE_SECONDS,
+) -> AsyncEngine:
+    """An engine that opens up to 2 x `pool_size` connections and keeps each one it opened,
+    renewing it when next taken once it is `max_age_seconds` old.
 
     Not `pool_size` plus as many overflow connections: SQLAlchemy closes an overflow
     connection as it is returned, so a busy consumer (prefetch above the pool) opened and
@@ -28,7 +41,11 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     its messages. The most connections a process holds stays the same.
     """
     return create_async_engine(
-        async_url(database_url), pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=False
+        async_url(database_url),
+        pool_size=2 * pool_size,
+        max_overflow=0,
+        pool_pre_ping=False,
+        pool_recycle=max_age_seconds,
     )
 
 

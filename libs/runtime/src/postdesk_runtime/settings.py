@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from postdesk_runtime.db import DEFAULT_CONNECTION_MAX_AGE_SECONDS
 from postdesk_runtime.keyring import Keyring
 
 MIN_PRODUCTION_SECRET_BYTES = 32
@@ -103,7 +104,15 @@ class ServiceSettings(BaseSettings):
         default=10,
         ge=1,
         description="database connections per process: at most twice this many, each "
-        "kept open once opened",
+        "kept open once opened (for at most DB_CONNECTION_MAX_AGE_SECONDS)",
+    )
+    db_connection_max_age_seconds: float = Field(
+        default=DEFAULT_CONNECTION_MAX_AGE_SECONDS,
+        ge=1,
+        description="a database connection this old is closed and opened again when next "
+        "taken from the pool, so its prepared statements are planned again for the tables "
+        "as they are now (a plan cached while a table was empty scanned the whole table "
+        "ever after)",
     )
     shutdown_grace_seconds: float = Field(
         default=15.0, ge=0, description="time to finish in-flight work after SIGTERM"

@@ -98,7 +98,11 @@ class Runtime:
 
 def build_runtime(settings: GatewaySettings) -> Runtime:
     keyring = settings.keyring()
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_age_seconds=settings.db_connection_max_age_seconds,
+    )
     sessions = make_sessions(engine)
     tracer_provider = configure_tracing(SERVICE, settings)
     broker = make_broker(

@@ -45,7 +45,11 @@ def create_app(settings: IngestSettings) -> Litestar:
         graceful_timeout=settings.shutdown_grace_seconds,
     )
     document_published(broker, EventType.MAIL_RECEIVED)
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_age_seconds=settings.db_connection_max_age_seconds,
+    )
     ports = Ports(
         blobs=make_blob_store(settings),
         sessions=make_sessions(engine),

@@ -34,7 +34,11 @@ def create_app(settings: ParserSettings) -> AsgiFastStream:
         graceful_timeout=settings.shutdown_grace_seconds,
     )
     document_published(broker, EventType.MAIL_PARSED, EventType.MAIL_REJECTED)
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_age_seconds=settings.db_connection_max_age_seconds,
+    )
     ports = Ports(
         make_blob_store(settings),
         make_sessions(engine),

@@ -46,7 +46,7 @@ from typing import Any
 
 from load_floor_run import run_floor
 from load_meters import rss_mib
-from load_parts import drain, latency, soak, throughput
+from load_parts import drain, latency, quiet, soak, throughput
 from load_report import table
 from load_stack import MailSource, Observer, Stack, offer
 from pipeline import GEN_CORPUS, corpus
@@ -103,6 +103,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             ("drain", drain),
         ):
             if part in parts:
+                await quiet(stack, args.timeout)
                 print(f"{part} ...", flush=True)
                 result[part] = await run(stack, observer, source, args)
             if part == "throughput" and part in parts:

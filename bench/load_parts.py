@@ -102,6 +102,24 @@ async def latency(
     }
 
 
+async def quiet(stack: Stack, within: float) -> None:
+    """Wait until no postdesk queue holds a ready message in two looks a second apart, then
+    two seconds more for the deliveries in hand: each part starts on an idle pipeline, not
+    on the notifications and auto-replies the part before it left queued."""
+    names = postdesk_queue_names()
+    connection = await aio_pika.connect(stack.amqp_url)
+    try:
+        deadline = time.monotonic() + within
+        empty_looks = 0
+        while empty_looks < 2 and time.monotonic() < deadline:
+            depths = await queue_depths(connection, names)
+            empty_looks = empty_looks + 1 if not any(depths.values()) else 0
+            await asyncio.sleep(1.0)
+        await asyncio.sleep(2.0)
+    finally:
+        await connection.close()
+
+
 async def soak(
     stack: Stack, observer: Observer, source: MailSource, args: argparse.Namespace
 ) -> dict[str, Any]:

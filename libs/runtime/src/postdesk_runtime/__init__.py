@@ -37,6 +37,7 @@ from postdesk_runtime.serve import serve
 from postdesk_runtime.settings import ServiceSettings
 from postdesk_runtime.threadtokens import ThreadTokens
 from postdesk_runtime.tracing import configure_tracing, exports_spans, shutdown_tracing
+from postdesk_runtime.wiring import broker_for, engine_for
 
 __all__ = [
     "BlobBackend",
@@ -54,11 +55,13 @@ __all__ = [
     "ThreadTokens",
     "add_to_outbox",
     "blob_ref",
+    "broker_for",
     "claim_event",
     "configure_logging",
     "configure_tracing",
     "consumer_app",
     "declare_topology",
+    "engine_for",
     "events_exchange",
     "exports_spans",
     "insert_rows",

@@ -15,16 +15,16 @@ from postdesk_runtime.broker import (
     EventPublisher,
     declare_topology,
     document_published,
-    make_broker,
 )
-from postdesk_runtime.db import Sessions, make_engine, make_sessions
+from postdesk_runtime.db import Sessions, make_sessions
 from postdesk_runtime.health import Check, asgi_health_routes, readiness_checks
 from postdesk_runtime.metrics import asgi_metrics_route
 from postdesk_runtime.outage import DatabaseOutageGuard
 from postdesk_runtime.outbox import OutboxRelay
 from postdesk_runtime.periodic import Periodic
 from postdesk_runtime.settings import ServiceSettings
-from postdesk_runtime.tracing import configure_tracing, exports_spans, shutdown_tracing
+from postdesk_runtime.tracing import configure_tracing, shutdown_tracing
+from postdesk_runtime.wiring import broker_for, engine_for
 
 
 def consumer_app(
@@ -93,18 +93,9 @@ def outbox_consumer_app(
     exported last.
     """
     tracer_provider = configure_tracing(service, settings)
-    broker = make_broker(
-        settings.amqp_url,
-        tracer_provider=tracer_provider if exports_spans(settings) else None,
-        prefetch_count=settings.prefetch_count,
-        graceful_timeout=settings.shutdown_grace_seconds,
-    )
+    broker = broker_for(settings, tracer_provider, prefetch=settings.prefetch_count)
     document_published(broker, *publishes)
-    engine = make_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_age_seconds=settings.db_connection_max_age_seconds,
-    )
+    engine = engine_for(settings)
     sessions = make_sessions(engine)
     relay = OutboxRelay(service, sessions, EventPublisher(broker))
     parts = ConsumerParts(broker=broker, sessions=sessions, relay=relay)

@@ -10,13 +10,12 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from postdesk_contracts import EventType
 from postdesk_runtime import (
     EventPublisher,
+    broker_for,
     configure_logging,
     configure_tracing,
     declare_topology,
-    exports_spans,
+    engine_for,
     make_blob_store,
-    make_broker,
-    make_engine,
     make_sessions,
     serve,
     shutdown_tracing,
@@ -39,17 +38,9 @@ from postdesk_ingest.smtp import Listeners, start_listeners
 def create_app(settings: IngestSettings) -> Litestar:
     """The ingest ASGI app; the broker connects and declares the topology before it serves."""
     tracer_provider = configure_tracing("ingest", settings)
-    broker = make_broker(
-        settings.amqp_url,
-        tracer_provider=tracer_provider if exports_spans(settings) else None,
-        graceful_timeout=settings.shutdown_grace_seconds,
-    )
+    broker = broker_for(settings, tracer_provider)
     document_published(broker, EventType.MAIL_RECEIVED)
-    engine = make_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_age_seconds=settings.db_connection_max_age_seconds,
-    )
+    engine = engine_for(settings)
     ports = Ports(
         blobs=make_blob_store(settings),
         sessions=make_sessions(engine),

@@ -6,13 +6,12 @@ from faststream.asgi import AsgiFastStream
 from postdesk_contracts import EventType
 from postdesk_runtime import (
     EventPublisher,
+    broker_for,
     configure_logging,
     configure_tracing,
     consumer_app,
-    exports_spans,
+    engine_for,
     make_blob_store,
-    make_broker,
-    make_engine,
     make_sessions,
     serve,
     shutdown_tracing,
@@ -27,18 +26,9 @@ from postdesk_parser.settings import ParserSettings
 
 def create_app(settings: ParserSettings) -> AsgiFastStream:
     tracer_provider = configure_tracing("parser", settings)
-    broker = make_broker(
-        settings.amqp_url,
-        tracer_provider=tracer_provider if exports_spans(settings) else None,
-        prefetch_count=settings.prefetch_count,
-        graceful_timeout=settings.shutdown_grace_seconds,
-    )
+    broker = broker_for(settings, tracer_provider, prefetch=settings.prefetch_count)
     document_published(broker, EventType.MAIL_PARSED, EventType.MAIL_REJECTED)
-    engine = make_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_age_seconds=settings.db_connection_max_age_seconds,
-    )
+    engine = engine_for(settings)
     ports = Ports(
         make_blob_store(settings),
         make_sessions(engine),

@@ -13,8 +13,18 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
+ARG NODE_IMAGE=node:20-slim
 
 FROM ${UV_IMAGE} AS uv
+
+# ---------------------------------------------------------------- console
+# The web console (web/): static files the gateway serves at / (WEB_CONSOLE_DIR).
+FROM ${NODE_IMAGE} AS console
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
 
 # ---------------------------------------------------------------- builder
 FROM ${PYTHON_IMAGE} AS builder
@@ -72,6 +82,7 @@ RUN groupadd --system --gid 10001 postdesk \
  && chown -R 10001:10001 /var/lib/postdesk
 
 COPY --from=builder /app/.venv /app/.venv
+COPY --from=console /web/dist /app/web
 
 # ENVIRONMENT=production makes the services refuse their development
 # placeholder secrets; compose.yaml sets ENVIRONMENT=development on purpose.
@@ -81,7 +92,8 @@ ENV PATH=/app/.venv/bin:$PATH \
     ENVIRONMENT=production \
     LOG_FORMAT=json \
     HTTP_HOST=0.0.0.0 \
-    BLOB_DIR=/var/lib/postdesk/blobs
+    BLOB_DIR=/var/lib/postdesk/blobs \
+    WEB_CONSOLE_DIR=/app/web
 
 WORKDIR /app
 USER 10001:10001

@@ -136,3 +136,12 @@ async def test_demo_command_prints_cs_inbound_address(
         stored = (await session.scalars(select(col(InboundAddress.address)))).all()
     await engine.dispose()
     assert stored == [printed.group(1)]
+
+
+def test_checked_in_openapi_is_current() -> None:
+    """web/openapi.json, which the console's typed client is generated from, is what the
+    gateway serves now (regenerate with `postdesk openapi`; `npm run build` then type-checks
+    the console against it)."""
+    from postdesk_cli.openapi import render as render_openapi
+
+    assert (ROOT / "web" / "openapi.json").read_text() == render_openapi()

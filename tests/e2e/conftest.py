@@ -8,6 +8,7 @@ import io
 import random
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,20 +79,24 @@ def stack_log() -> io.StringIO:
     return io.StringIO()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def stack(
-    tmp_path_factory: pytest.TempPathFactory, stack_log: io.StringIO
+@asynccontextmanager
+async def running_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    stack_log: io.StringIO,
+    name: str,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
-    """The stack gets a database and virtual host of its own: its consumers must not take
-    the messages of the other tests in the session, nor they its."""
+    """All six services and the mail sink as processes for the demo tenant, on a database
+    and virtual host of their own (their consumers must not take the messages of the other
+    tests in the session, nor they theirs); `env` is added to every service's environment."""
     database, vhost = IsolatedDatabase(), IsolatedAmqp()
     database_url = await database.create()
     amqp_url = vhost.create()
-    blob_dir = tmp_path_factory.mktemp("e2e-blobs")
+    blob_dir = tmp_path_factory.mktemp(f"{name}-blobs")
     engine = make_engine(database_url, pool_size=2)
     demo = await seed_demo(make_sessions(engine))
     base = free_port_block(len(SERVICES) + 2)
-    smtp_port, sent_mail = base + len(SERVICES) + 1, tmp_path_factory.mktemp("e2e-sent-mail")
+    smtp_port, sent_mail = base + len(SERVICES) + 1, tmp_path_factory.mktemp(f"{name}-sent-mail")
     await send_through_sink(make_sessions(engine), demo, smtp_port)
     supervisor = Supervisor(
         env={
@@ -103,16 +108,13 @@ async def stack(
             "LOG_LEVEL": "INFO",
             "MAILSINK_SMTP_PORT": str(smtp_port),
             "MAILSINK_DIR": str(sent_mail),
-            # the notifier's grouping window and jobs, shortened so a test sees their effect
-            "GROUPING_WINDOW_SECONDS": "2",
-            "EMAIL_INTERVAL_SECONDS": "0.5",
-            "WEBHOOK_INTERVAL_SECONDS": "0.5",
+            **(env or {}),
         },
-        ports={name: base + i for i, name in enumerate((*SERVICES, "mailsink"))},
+        ports={service: base + i for i, service in enumerate((*SERVICES, "mailsink"))},
         sink=stack_log,
     )
-    for name in supervisor.ports:
-        supervisor.start(name)
+    for service in supervisor.ports:
+        supervisor.start(service)
     try:
         await asyncio.to_thread(supervisor.wait_ready, 90)
         yield Stack(supervisor, stack_log, engine, demo, sent_mail)
@@ -121,6 +123,20 @@ async def stack(
         await engine.dispose()
         vhost.drop()
         await database.drop()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stack(
+    tmp_path_factory: pytest.TempPathFactory, stack_log: io.StringIO
+) -> AsyncIterator[Stack]:
+    # the notifier's grouping window and jobs, shortened so a test sees their effect
+    shortened = {
+        "GROUPING_WINDOW_SECONDS": "2",
+        "EMAIL_INTERVAL_SECONDS": "0.5",
+        "WEBHOOK_INTERVAL_SECONDS": "0.5",
+    }
+    async with running_stack(tmp_path_factory, stack_log, "e2e", shortened) as running:
+        yield running
 
 
 async def send_through_sink(sessions: Sessions, demo: DemoInfo, smtp_port: int) -> None:

@@ -69,6 +69,7 @@ RULES: dict[Operation, Rule] = {
     ("GET", "/tickets/{ticket_id}/events"): rule(*READERS.allowed, why="sees it", stream=True),
     ("POST", "/tickets/{ticket_id}/presence"): READERS,
     ("GET", "/tickets/{ticket_id}/notes"): READERS,
+    ("GET", "/tickets/{ticket_id}/staff"): READERS,
     ("GET", "/attachments/{attachment_id}"): READERS,
     ("GET", "/messages/{message_id}/html"): READERS,
     ("GET", "/analytics/accounts/{account_id}"): READERS,

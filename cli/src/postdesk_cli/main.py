@@ -87,6 +87,7 @@ def cmd_demo(settings: CliSettings, base_port: int | None) -> int:
             else ""
         )
     )
+    print(f"console:  {gateway}/   (the web console: log in with one of the logins above)")
     print(f"gateway:  {gateway}   (OpenAPI at {gateway}/schema)")
     print(f"webhook:  {webhook}")
     print(f"secret:   {secret}")
@@ -162,6 +163,10 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--base-port", type=int, default=None)
     asyncapi = commands.add_parser("asyncapi", help="write the AsyncAPI document of all events")
     asyncapi.add_argument("--out", type=Path, default=Path("docs/asyncapi.json"))
+    openapi = commands.add_parser(
+        "openapi", help="write the gateway's OpenAPI document (the web console's client types)"
+    )
+    openapi.add_argument("--out", type=Path, default=Path("web/openapi.json"))
     blobs = commands.add_parser("blobs", help="blob store maintenance")
     blobs_commands = blobs.add_subparsers(dest="blobs_command", required=True)
     blobs_commands.add_parser("rotate", help="re-encrypt every blob not under the active key")
@@ -184,6 +189,20 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def write_document(kind: str, out: Path) -> int:
+    """`asyncapi` or `openapi`: imports the services, so only when asked."""
+    if kind == "asyncapi":
+        from postdesk_cli.asyncapi import render as render_asyncapi
+
+        out.write_text(render_asyncapi())
+    else:
+        from postdesk_cli.openapi import render as render_openapi
+
+        out.write_text(render_openapi())
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "parse":
@@ -199,12 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_blobs_rotate(settings)
     if args.command == "keys":
         return cmd_keys_rotate(settings)
-    if args.command == "asyncapi":
-        from postdesk_cli.asyncapi import render  # imports every service: only when asked
-
-        args.out.write_text(render())
-        print(f"wrote {args.out}")
-        return 0
+    if args.command in ("asyncapi", "openapi"):
+        return write_document(args.command, args.out)
     if args.command in ("dlq", "rejected", "reparse", "thread"):
         # stdout carries the answer (JSON lines, trees): what the services log goes to stderr
         configure_logging("cli", fmt="console", level=settings.log_level)

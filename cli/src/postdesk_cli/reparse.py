@@ -47,6 +47,7 @@ REPARSED_FIELDS = (
     "sent_at",
     "text_body",
     "html_body",
+    "reply_text",
     "text_preview",
     "classification",
 )

@@ -231,6 +231,29 @@ class TestFilters:
         b_support = world.accounts["b_support"].id
         assert await listed_ids(client, auth, "admin", account_id=b_support) == set()
 
+    async def test_department_narrows_and_never_widens(
+        self, client: httpx.AsyncClient, world: Any, inbox: Inbox, auth: Auth
+    ) -> None:
+        """department_id: the department's tickets among those the caller sees; another
+        tenant's department lists nothing."""
+        vip = await listed(client, auth, "primary", view="mine")
+        department = next(t["department_id"] for t in vip if t["id"] == str(inbox.tickets["vip"]))
+        assert await listed_ids(client, auth, "admin", department_id=department) == {
+            inbox.tickets["vip"]
+        }
+        assert await listed_ids(client, auth, "backup", department_id=department) == set()
+        assert await listed_ids(client, auth, "admin", department_id=str(uuid.uuid4())) == set()
+
+    async def test_items_name_their_assignee(
+        self, client: httpx.AsyncClient, world: Any, inbox: Inbox, auth: Auth
+    ) -> None:
+        """Members see who a ticket is assigned to without the admin user list."""
+        items = {t["id"]: t for t in await listed(client, auth, "backup")}
+        assigned = items[str(world.tickets["support_1"].id)]
+        assert assigned["assignee_id"] == str(world.users["primary"].id)
+        assert assigned["assignee_name"] == world.users["primary"].full_name
+        assert all(t["assignee_name"] == "" for t in items.values() if not t["assignee_id"])
+
     async def test_status_and_priority_take_several_values(
         self, client: httpx.AsyncClient, world: Any, inbox: Inbox, auth: Auth
     ) -> None:

@@ -54,10 +54,16 @@ def make_event(payload: MailParsed, *, event_id: uuid.UUID | None = None) -> Env
 
 
 async def store_body(
-    blobs: BlobStore, text: str = "It is on fire.", html: str | None = "<p>It is on fire.</p>"
+    blobs: BlobStore,
+    text: str = "It is on fire.",
+    html: str | None = "<p>It is on fire.</p>",
+    reply_text: str | None = None,
 ) -> str:
     """Put a body document as the parser stores it; returns its blob reference."""
-    return await blobs.put(json.dumps({"text": text, "html": html}).encode())
+    document: dict[str, str | None] = {"text": text, "html": html}
+    if reply_text is not None:
+        document["reply_text"] = reply_text
+    return await blobs.put(json.dumps(document).encode())
 
 
 @dataclass

@@ -166,6 +166,29 @@ async def test_reply_by_in_reply_to_joins_ticket(sessions: Sessions, blobs: Blob
     assert emitted["ticket.message_added"]["payload"]["match_rule"] == "in-reply-to"
 
 
+async def test_message_keeps_the_parsers_reply_text(sessions: Sessions, blobs: BlobStore) -> None:
+    """The new text the parser cut from a reply is stored beside the whole text; a body
+    document of an older parser, without it, stores an empty one."""
+    seed = await seed_tenant(sessions, [PRIMARY])
+    await route_in_transaction(sessions, blobs, await parsed_to(seed, blobs))
+    whole = "Still broken.\n\nOn Monday Acme wrote:\n> It is on fire."
+    body_ref = await store_body(blobs, text=whole, html=None, reply_text="Still broken.")
+    reply = make_event(
+        make_parsed(
+            to=[Address(email=seed.address)],
+            body_blob_ref=body_ref,
+            message_id=f"{uuid.uuid4()}@customer.example",
+            subject="Re: Printer on fire",
+        )
+    )
+
+    await route_in_transaction(sessions, blobs, reply)
+
+    first, second = await messages_of(sessions, seed)
+    assert (first.text_body, first.reply_text) == ("It is on fire.", "")
+    assert (second.text_body, second.reply_text) == (whole, "Still broken.")
+
+
 async def test_reply_found_only_by_references_joins_ticket(
     sessions: Sessions, blobs: BlobStore
 ) -> None:

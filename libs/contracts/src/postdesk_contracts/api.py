@@ -204,6 +204,8 @@ class MessageView(ApiModel):
                 "subject": "Invoice 2026-11 charged twice",
                 "text_body": "Hello, my card was charged twice for invoice 2026-11. "
                 "Could you refund one of the charges? Jordan",
+                "reply_text": "Hello, my card was charged twice for invoice 2026-11. "
+                "Could you refund one of the charges?",
                 "html_body": None,
                 "match_rule": "new-ticket",
                 "outbound_id": None,
@@ -222,6 +224,13 @@ class MessageView(ApiModel):
     cc: list[EmailAddress] = Field(default_factory=list)
     subject: str = ""
     text_body: str = ""
+    reply_text: str = Field(
+        default="",
+        description="what is new in this message: the text without the quoted earlier mail "
+        "and the signature, as the parser found it (the whole text when there was nothing "
+        "to cut); empty for our own replies and for mail stored before it was kept (show "
+        "text_body then)",
+    )
     html_body: str | None = None
     match_rule: str = Field(default="", description="why this message joined its ticket")
     outbound_id: uuid.UUID | None = Field(

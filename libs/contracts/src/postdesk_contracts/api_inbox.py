@@ -30,11 +30,13 @@ class InboxTicket(TicketSummary):
     """A ticket in the inbox list, with the caller's own unread state."""
 
     model_config = ex.example_config(
-        ex.example_of(TicketSummary) | {"sentiment": "negative", "unread": True}
+        ex.example_of(TicketSummary)
+        | {"sentiment": "negative", "unread": True, "assignee_name": "Ana Lima"}
     )
 
     sentiment: str | None = None
     unread: bool = Field(description="no read by you yet, or a message came after your last read")
+    assignee_name: str = Field(default="", description="the assignee's full name; empty if none")
 
 
 class InboxPage(ApiModel):

@@ -161,6 +161,11 @@ class Message(SQLModel, table=True):
     cc: list[dict[str, Any]] = jsonb_list()
     text_body: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     html_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reply_text: str = Field(
+        default="",
+        sa_column=Column(Text, nullable=False, server_default=""),
+        description="the new text of a reply (the parser's cut: no quoted mail, no signature)",
+    )
     text_preview: str = ""
     raw_blob_ref: str = ""
     sha256: str = ""

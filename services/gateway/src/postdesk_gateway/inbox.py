@@ -37,8 +37,16 @@ async def list_inbox(
                 wanted.sort, wanted.direction, inbox_db.sort_value(last, wanted.sort), last.id
             )
         )
+    names = await inbox_db.staff_names(
+        session, user, {t.assignee_id for t, _ in page if t.assignee_id is not None}
+    )
     items = [
-        InboxTicket(**views.ticket_summary(t).model_dump(), sentiment=t.sentiment, unread=unread)
+        InboxTicket(
+            **views.ticket_summary(t).model_dump(),
+            sentiment=t.sentiment,
+            unread=unread,
+            assignee_name=names.get(t.assignee_id, "") if t.assignee_id else "",
+        )
         for t, unread in page
     ]
     return InboxPage(items=items, next_cursor=next_cursor)

@@ -53,6 +53,7 @@ class InboxFilter:
 
     view: str = "all"
     account_id: uuid.UUID | None = None
+    department_id: uuid.UUID | None = None
     statuses: Sequence[str] = ()
     priorities: Sequence[str] = ()
     tag: str | None = None
@@ -125,6 +126,8 @@ def _conditions(
     conditions = [visible_tickets(user), *_view(user, wanted.view)]
     if wanted.account_id is not None:
         conditions.append(col(Ticket.account_id) == wanted.account_id)
+    if wanted.department_id is not None:
+        conditions.append(col(Ticket.department_id) == wanted.department_id)
     if wanted.statuses:
         conditions.append(col(Ticket.status).in_(list(wanted.statuses)))
     if wanted.priorities:
@@ -204,6 +207,20 @@ async def list_inbox(
     )
     rows = (await session.execute(query)).all()
     return [(ticket, bool(unread)) for ticket, unread in rows]
+
+
+async def staff_names(
+    session: AsyncSession, user: CurrentUser, user_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Full names of these users of the caller's tenant (the assignees of a page)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(col(User.id), col(User.full_name)).where(
+            col(User.tenant_id) == user.tenant_id, col(User.id).in_(user_ids)
+        )
+    )
+    return {user_id: name for user_id, name in rows.all()}
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,12 @@ from postdesk_runtime import (
     OutboxRelay,
     Sessions,
     ThreadTokens,
+    broker_for,
     configure_logging,
     configure_tracing,
     declare_topology,
-    exports_spans,
+    engine_for,
     make_blob_store,
-    make_broker,
-    make_engine,
     make_sessions,
     serve,
     shutdown_tracing,
@@ -58,6 +57,7 @@ from postdesk_gateway.handlers.admin_users import UserAdminController
 from postdesk_gateway.handlers.analytics import AnalyticsController
 from postdesk_gateway.handlers.api_tokens import ApiTokenAdminController
 from postdesk_gateway.handlers.auth import AuthController, MeController, access_dependencies
+from postdesk_gateway.handlers.console import console_router
 from postdesk_gateway.handlers.departments import DepartmentAdminController
 from postdesk_gateway.handlers.health import healthz, metrics_endpoint, readyz
 from postdesk_gateway.handlers.inbox_files import AttachmentController, MessageController
@@ -67,6 +67,7 @@ from postdesk_gateway.handlers.notifications import NotificationController, Pref
 from postdesk_gateway.handlers.outbound import OutboundController
 from postdesk_gateway.handlers.smtp import SmtpAdminController
 from postdesk_gateway.handlers.ticket_live import TicketLiveController
+from postdesk_gateway.handlers.ticket_staff import TicketStaffController
 from postdesk_gateway.handlers.tickets import TicketController
 from postdesk_gateway.handlers.uploads import MULTIPART_OVERHEAD_BYTES, UploadController
 from postdesk_gateway.handlers.webhooks import WebhookAdminController, WebhookSettingsController
@@ -98,18 +99,10 @@ class Runtime:
 
 def build_runtime(settings: GatewaySettings) -> Runtime:
     keyring = settings.keyring()
-    engine = make_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_age_seconds=settings.db_connection_max_age_seconds,
-    )
+    engine = engine_for(settings)
     sessions = make_sessions(engine)
     tracer_provider = configure_tracing(SERVICE, settings)
-    broker = make_broker(
-        settings.amqp_url,
-        tracer_provider=tracer_provider if exports_spans(settings) else None,
-        graceful_timeout=settings.shutdown_grace_seconds,
-    )
+    broker = broker_for(settings, tracer_provider)
     document_published(
         broker,
         EventType.OUTBOUND_REQUESTED,
@@ -214,6 +207,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             NotificationController,
             PreferencesController,
             NoteController,
+            TicketStaffController,
             DepartmentAdminController,
             WebhookAdminController,
             WebhookSettingsController,
@@ -228,6 +222,7 @@ def create_app(settings: GatewaySettings) -> Litestar:
             InboundAddressAdminController,
             ImapMailboxAdminController,
             AnalyticsController,
+            console_router(settings.web_console_dir),
             # Its own body limit: a file up to UPLOAD_MAX_BYTES, not the default 10 MB.
             Router(
                 "/",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from postdesk_runtime.settings import ServiceSettings
 from pydantic import Field, model_validator
 
@@ -24,6 +26,7 @@ class GatewaySettings(ServiceSettings):
     committed late (see `live`).
     `TICKET_PRESENCE_TTL_SECONDS`: a ticket presence (viewing, replying) lapses this long after
     its last heartbeat (see `ticket_live`).
+    `WEB_CONSOLE_DIR`: the built web console (`npm run build` in web/) served at /.
     """
 
     http_port: int = 8000
@@ -80,6 +83,12 @@ class GatewaySettings(ServiceSettings):
         gt=0,
         description="a ticket presence (viewing, replying) lapses this long after its last "
         "heartbeat",
+    )
+
+    web_console_dir: Path = Field(
+        default=Path("web/dist"),
+        description="the built web console (index.html and assets/), served at /; relative "
+        "paths are from the working directory",
     )
 
     @model_validator(mode="after")

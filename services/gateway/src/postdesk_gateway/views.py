@@ -110,6 +110,7 @@ def message_view(message: Message, attachments: list[Attachment]) -> MessageView
         cc=_addresses(message.cc),
         subject=message.subject,
         text_body=message.text_body,
+        reply_text=message.reply_text,
         html_body=message.html_body,
         match_rule=message.match_rule,
         outbound_id=message.outbound_id,

@@ -20,15 +20,17 @@ from postdesk_router.domain import AssigneeChoice, customer_of, pg_text, ticket_
 class Body:
     text: str
     html: str | None
+    reply_text: str = ""
 
 
 async def load_body(blobs: BlobStore, ref: str) -> Body:
-    """The parser's body document {"text": ..., "html": ...}."""
+    """The parser's body document {"text": ..., "html": ..., "reply_text": ...}."""
     document = json.loads(await blobs.get(ref))
-    text, html = document.get("text"), document.get("html")
+    text, html, reply = document.get("text"), document.get("html"), document.get("reply_text")
     return Body(
         text=pg_text(text) if isinstance(text, str) else "",
         html=pg_text(html) if isinstance(html, str) else None,
+        reply_text=pg_text(reply) if isinstance(reply, str) else "",
     )
 
 
@@ -90,6 +92,7 @@ def message_row(
         cc=address_rows(mail.cc),
         text_body=body.text,
         html_body=body.html,
+        reply_text=body.reply_text,
         text_preview=pg_text(mail.text_preview),
         raw_blob_ref=mail.raw_blob_ref,
         sha256=mail.sha256,

@@ -76,6 +76,10 @@ class TicketController(Controller):
             uuid.UUID | None,
             QueryParameter(description="only this mailbox's tickets"),
         ] = None,
+        department_id: Annotated[
+            uuid.UUID | None,
+            QueryParameter(description="only this department's tickets"),
+        ] = None,
         status: Annotated[
             list[TicketStatus] | None,
             QueryParameter(
@@ -163,6 +167,7 @@ class TicketController(Controller):
         wanted = InboxFilter(
             view="assigned" if assigned_to_me else view,
             account_id=account_id,
+            department_id=department_id,
             statuses=[str(s) for s in status or []],
             priorities=[str(p) for p in priority or []],
             tag=tag,

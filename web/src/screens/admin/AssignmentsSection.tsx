@@ -1,0 +1,58 @@
+// Assignments: give a user rights on a mailbox, and see or change one mailbox's assignments.
+import { useState } from "preact/hooks";
+import { api } from "../../api/client";
+import { Field, Page } from "../../ui/components";
+import { AssignmentForm, newAssignment, type AssignmentValues } from "./AssignmentForm";
+import { AssignmentsPanel } from "./AssignmentsPanel";
+import { ActionStatus, DirectoryError, useAction, useDirectory } from "./kit";
+
+export function AssignmentsSection() {
+  const directory = useDirectory();
+  const action = useAction();
+  const [accountId, setAccountId] = useState("");
+  // Bumped after an assignment is added so the account's table loads again.
+  const [generation, setGeneration] = useState(0);
+
+  function assign(values: AssignmentValues) {
+    void action.run(
+      () => api.POST("/admin/assignments", { body: values }),
+      () => {
+        setAccountId(values.account_id);
+        setGeneration((n) => n + 1);
+      },
+      `Assigned ${directory.userName(values.user_id)} to ${directory.accountName(values.account_id)}.`,
+    );
+  }
+
+  return (
+    <Page title="Assignments">
+      <DirectoryError directory={directory} />
+      <ActionStatus action={action} />
+      <AssignmentForm
+        title="Assign a user to an account"
+        submit="Assign"
+        initial={newAssignment("", "")}
+        pick="both"
+        directory={directory}
+        busy={action.busy}
+        onSubmit={assign}
+      />
+      <h2>Assignments of an account</h2>
+      <Field label="Account to show">
+        <select value={accountId} onChange={(e) => setAccountId(e.currentTarget.value)}>
+          <option value="">Choose an account</option>
+          {directory.accounts.map((account) => (
+            <option key={account.id} value={account.id}>
+              {account.address}
+            </option>
+          ))}
+        </select>
+      </Field>
+      {accountId ? (
+        <AssignmentsPanel key={`${accountId}-${generation}`} of="account" id={accountId} directory={directory} />
+      ) : (
+        <p class="muted admin-empty">Choose an account to see who is assigned to it.</p>
+      )}
+    </Page>
+  );
+}

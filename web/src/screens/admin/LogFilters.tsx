@@ -1,0 +1,81 @@
+// The filter form of a log table: text fields and a time range, applied on submit.
+import type { ComponentChildren } from "preact";
+import { Field } from "../../ui/components";
+
+export type Filters = Record<string, string>;
+
+/** datetime-local ("2026-11-26T14:00") to the ISO time the API takes, or null. */
+export const isoOrNull = (local: string | undefined): string | null =>
+  local ? new Date(local).toISOString() : null;
+
+export const textOrNull = (value: string | undefined): string | null => (value?.trim() ? value.trim() : null);
+
+export function LogFilters({
+  label,
+  draft,
+  setDraft,
+  onApply,
+  onClear,
+  children,
+}: {
+  label: string;
+  draft: Filters;
+  setDraft: (draft: Filters) => void;
+  onApply: () => void;
+  onClear: () => void;
+  children: ComponentChildren;
+}) {
+  return (
+    <form
+      class="admin-filters"
+      aria-label={label}
+      onSubmit={(e) => {
+        e.preventDefault();
+        onApply();
+      }}
+    >
+      <Field label="Since">
+        <input
+          type="datetime-local"
+          value={draft.since ?? ""}
+          onInput={(e) => setDraft({ ...draft, since: e.currentTarget.value })}
+        />
+      </Field>
+      <Field label="Until">
+        <input
+          type="datetime-local"
+          value={draft.until ?? ""}
+          onInput={(e) => setDraft({ ...draft, until: e.currentTarget.value })}
+        />
+      </Field>
+      {children}
+      <div class="admin-filter-actions">
+        <button type="submit" class="primary">
+          Apply filters
+        </button>
+        <button type="button" onClick={onClear}>
+          Clear filters
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** A text filter of the draft. */
+export function TextFilter({
+  label,
+  name,
+  draft,
+  setDraft,
+}: {
+  label: string;
+  name: string;
+  draft: Filters;
+  setDraft: (draft: Filters) => void;
+}) {
+  return (
+    <Field label={label}>
+      <input value={draft[name] ?? ""} onInput={(e) => setDraft({ ...draft, [name]: e.currentTarget.value })} />
+    </Field>
+  );
+}

@@ -70,6 +70,27 @@ async def test_admin_sees_all_tickets_and_admin(browser: Browser, stack: Stack) 
         await expect(page.get_by_role("alert")).to_have_count(0)
 
 
+async def test_admin_changes_and_tests_the_tenants_smtp_server(
+    browser: Browser, stack: Stack
+) -> None:
+    """The SMTP section shows the demo's server (the stack's mail sink), saves a change the
+    API then reports, and its test reaches the sink."""
+    async with console_as(browser, stack, "admin") as page:
+        await open_route(page, stack, "/admin/smtp")
+        await expect(page.get_by_role("textbox", name="Host")).to_have_value("127.0.0.1")
+        await page.get_by_role("spinbutton", name="Timeout (seconds)").fill("21")
+        await page.get_by_role("button", name="Save", exact=True).click()
+        await expect(page.get_by_role("status").first).to_be_visible()
+        await page.get_by_role("button", name="Test SMTP").click()
+        await expect(page.get_by_text("SMTP test succeeded.")).to_be_visible()
+    async with httpx.AsyncClient(timeout=10) as client:
+        answer = await client.get(
+            f"{stack.url('gateway')}/admin/smtp", headers=await token_of(stack, "admin")
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["default"]["timeout_seconds"] == 21
+
+
 async def test_member_typing_the_admin_route_is_refused(browser: Browser, stack: Stack) -> None:
     async with console_as(browser, stack, "john") as page:
         await open_route(page, stack, "/admin/users")

@@ -33,6 +33,7 @@ from postdesk_runtime import (
     make_blob_store,
     make_broker,
     make_engine,
+    wiring,
 )
 from postdesk_testing import drain, sample_value
 from structlog.testing import capture_logs
@@ -316,7 +317,7 @@ async def test_trace_context_travels_with_mail_received(
         return provider
 
     monkeypatch.setattr(ingest_main, "configure_tracing", tracing)
-    monkeypatch.setattr(ingest_main, "exports_spans", lambda settings: True)
+    monkeypatch.setattr(wiring, "exports_spans", lambda settings: True)
     app = ingest_main.create_app(settings(database_url, amqp_url, blob_dir))
     body = mail()
     async with serving(app) as client:

@@ -251,6 +251,13 @@ async def auto_replies(stack: FaultStack, tenant_id: uuid.UUID) -> list[Sent]:
         ]
 
 
+def answers_among(delivered: Sequence[Delivery], sent: Sequence[Sent]) -> list[Delivery]:
+    """The deliveries that are these auto-replies: a server may also receive a daily digest
+    when a run crosses the end of the demo users' working day (17:00)."""
+    ids = {row.message_id for row in sent}
+    return [d for d in delivered if d.message_id in ids]
+
+
 async def routed(stack: FaultStack, mails: Sequence[AcceptedMail]) -> Report:
     """The report once every mail is on its ticket, assigned and notified: all that is left
     to hold is the answers."""
@@ -328,19 +335,21 @@ async def test_a_refusing_smtp_server_delays_only_its_tenant_and_each_answer_goe
 
     refusal = opened - first_refusal
     b_sent = await auto_replies(fault_stack, b_tenant)
+    b_answers = answers_among(gate_b.delivered, b_sent)
     requested = {row.message_id: row.requested_at.timestamp() for row in b_sent}
-    b_waits = {d.message_id: d.at - requested[d.message_id] for d in gate_b.delivered}
-    assert len(b_waits) == len(gate_b.delivered) == b_report.answers_requested
+    b_waits = {d.message_id: d.at - requested[d.message_id] for d in b_answers}
+    assert len(b_waits) == len(b_answers) == b_report.answers_requested
     assert max(b_waits.values()) <= PROMPT_SECONDS < refusal / 2, (b_waits, refusal)
-    assert all(d.at < opened for d in gate_b.delivered)
+    assert all(d.at < opened for d in b_answers)
     # the two overlapped: A was refusing before B's last answer went out
-    assert first_refusal < max(d.at for d in gate_b.delivered)
+    assert first_refusal < max(d.at for d in b_answers)
     assert {(r.status, r.attempts) for r in b_sent} == {("sent", 1)}
 
     a_sent = await auto_replies(fault_stack, fault_stack.tenant_id)
     assert {r.status for r in a_sent} == {"sent"}
     assert all(r.attempts >= 3 for r in a_sent), [r.attempts for r in a_sent]
-    assert len(gate_a.delivered) == len({d.message_id for d in gate_a.delivered}) == a_requested
+    a_answers = answers_among(gate_a.delivered, a_sent)
+    assert len(a_answers) == len({d.message_id for d in a_answers}) == a_requested
     assert all(d.at >= opened for d in gate_a.delivered)
     assert set(gate_a.refusals) == set(STAGES), gate_a.refusals  # refused at each stage
     assert sum(gate_a.refusals.values()) >= 2 * a_requested

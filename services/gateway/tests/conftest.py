@@ -30,12 +30,14 @@ from postdesk_schema import (
     EmailAssignment,
     Message,
     Notification,
+    SmtpServer,
     Tenant,
     TenantRole,
     Ticket,
     User,
 )
 from postdesk_testing import asgi_client, started
+from sqlmodel import col, delete
 
 PASSWORD = "correct horse battery staple"
 JWT_SECRET = "test-secret-" + "x" * 32
@@ -284,3 +286,20 @@ async def tokens(client: httpx.AsyncClient, world: World) -> dict[str, str]:
 def auth(tokens: dict[str, str]) -> Callable[[str], dict[str, str]]:
     """`auth("viewer")`: the Authorization header of that user."""
     return lambda role: {"Authorization": f"Bearer {tokens[role]}"}
+
+
+@pytest.fixture
+async def clean_smtp_servers(sessions: Sessions, world: World) -> AsyncIterator[None]:
+    """The test starts and ends without SMTP settings in the world's tenants."""
+
+    async def remove() -> None:
+        async with sessions() as session, session.begin():
+            await session.execute(
+                delete(SmtpServer).where(
+                    col(SmtpServer.tenant_id).in_([world.tenant_a, world.tenant_b])
+                )
+            )
+
+    await remove()
+    yield
+    await remove()

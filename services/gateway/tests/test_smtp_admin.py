@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,7 +20,6 @@ from postdesk_runtime.keyring import Keyring
 from postdesk_schema import SmtpServer
 from postdesk_smtp.settings import ServerChanges, save_server
 from postdesk_testing.smtp import smtp_server
-from sqlmodel import col, delete
 
 pytestmark = pytest.mark.integration
 
@@ -53,23 +52,6 @@ async def stored(sessions: Sessions, server_id: uuid.UUID) -> SmtpServer:
     return found
 
 
-@pytest.fixture
-async def clean(sessions: Sessions, world: Any) -> AsyncIterator[None]:
-    """Every test starts and ends without SMTP settings in the world's tenants."""
-
-    async def remove() -> None:
-        async with sessions() as session, session.begin():
-            await session.execute(
-                delete(SmtpServer).where(
-                    col(SmtpServer.tenant_id).in_([world.tenant_a, world.tenant_b])
-                )
-            )
-
-    await remove()
-    yield
-    await remove()
-
-
 def problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -77,7 +59,7 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.usefixtures("clean")
+@pytest.mark.usefixtures("clean_smtp_servers")
 class TestSmtpTest:
     async def test_success_for_the_tenant_default_is_reported_and_recorded(
         self,

@@ -5,7 +5,7 @@ own. The password is write-only: no answer and no audit row may carry it, sealed
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,7 +14,7 @@ from postdesk_gateway.settings import GatewaySettings
 from postdesk_runtime import Sessions
 from postdesk_schema import AuditLog, SmtpServer
 from postdesk_smtp.settings import open_password
-from sqlmodel import col, delete, select
+from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
 
@@ -27,23 +27,6 @@ DEFAULT = {
     "password": PASSWORD,
     "from_domain": "Acme.Example",
 }
-
-
-@pytest.fixture
-async def clean(sessions: Sessions, world: Any) -> AsyncIterator[None]:
-    """Every test starts and ends without SMTP settings in the world's tenants."""
-
-    async def remove() -> None:
-        async with sessions() as session, session.begin():
-            await session.execute(
-                delete(SmtpServer).where(
-                    col(SmtpServer.tenant_id).in_([world.tenant_a, world.tenant_b])
-                )
-            )
-
-    await remove()
-    yield
-    await remove()
 
 
 async def stored_rows(sessions: Sessions, world: Any) -> list[SmtpServer]:
@@ -73,7 +56,7 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json() if response.content else None
 
 
-@pytest.mark.usefixtures("clean")
+@pytest.mark.usefixtures("clean_smtp_servers")
 class TestSmtpSettings:
     async def test_default_is_set_shown_and_its_password_never_answered(
         self,

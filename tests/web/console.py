@@ -35,15 +35,19 @@ class Delivered:
 
 
 def customer_mail(
-    *, to: str, subject: str, text: str, html: str | None = None
+    *, to: str, subject: str, text: str, html: str | None = None, in_reply_to: str | None = None
 ) -> tuple[bytes, str]:
-    """A customer's mail and its Message-ID (without the angle brackets)."""
+    """A customer's mail and its Message-ID (without the angle brackets); `in_reply_to` (with
+    its angle brackets) makes it an answer."""
     message_id = f"{uuid.uuid4()}@customer.example"
     message = EmailMessage()
     message["From"] = f"Carol Customer <{CUSTOMER}>"
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = f"<{message_id}>"
+    if in_reply_to is not None:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
@@ -55,14 +59,8 @@ async def deliver(
 ) -> Delivered:
     """Post the mail to ingest's webhook and wait until the admin sees its ticket."""
     raw, message_id = customer_mail(to=to, subject=subject, text=text or subject, html=html)
+    await post_to_ingest(stack, raw, to)
     async with httpx.AsyncClient(timeout=10) as client:
-        accepted = await client.post(
-            f"{stack.url('ingest')}/webhooks/raw",
-            content=raw,
-            params={"rcpt": to},
-            headers={"Content-Type": "message/rfc822", **signature_headers(WEBHOOK_SECRET, raw)},
-        )
-        assert accepted.status_code == 202, accepted.text
         admin = await login(client, stack.url("gateway"), address("admin"), DEMO_PASSWORD)
 
         async def ticket_id() -> str | None:
@@ -74,6 +72,18 @@ async def deliver(
         return Delivered(
             subject, message_id, await eventually(ticket_id, within=WITHIN, interval=INTERVAL)
         )
+
+
+async def post_to_ingest(stack: Stack, raw: bytes, to: str) -> None:
+    """Hand the mail to ingest's signed webhook for the recipient `to`."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        accepted = await client.post(
+            f"{stack.url('ingest')}/webhooks/raw",
+            content=raw,
+            params={"rcpt": to},
+            headers={"Content-Type": "message/rfc822", **signature_headers(WEBHOOK_SECRET, raw)},
+        )
+    assert accepted.status_code == 202, accepted.text
 
 
 async def log_in(page: Page, stack: Stack, user: str, password: str = DEMO_PASSWORD) -> None:

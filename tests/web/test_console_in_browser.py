@@ -6,23 +6,30 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, ConsoleMessage, Dialog, expect
 from postdesk_cli.demo import address
+from postdesk_testing import eventually
 
 from tests.e2e.conftest import Stack
 from tests.security.chromium import SETTLE_MS
 from tests.web.console import (
     CUSTOMER,
+    INTERVAL,
     VIEWPORT,
+    WITHIN,
     Delivered,
+    account_id,
     console_as,
+    customer_mail,
     deliver,
     log_in,
     open_route,
+    post_to_ingest,
     sent_mail_containing,
     token_of,
 )
@@ -127,6 +134,83 @@ async def test_primary_answers_and_resolves_in_the_ticket_screen(
         assert mail["In-Reply-To"] == f"<{cs_ticket.message_id}>"
         status = page.get_by_role("combobox", name="Status", exact=True)
         await expect(status).to_have_value("resolved", timeout=15_000)
+
+
+async def ticket_messages(stack: Stack, user: str, ticket_id: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        found = await client.get(
+            f"{stack.url('gateway')}/tickets/{ticket_id}", headers=await token_of(stack, user)
+        )
+    assert found.status_code == 200, found.text
+    messages: list[dict[str, Any]] = found.json()["messages"]
+    return messages
+
+
+async def test_a_reply_from_another_mailbox_and_the_answer_to_it_stay_on_the_ticket(
+    browser: Browser, stack: Stack
+) -> None:
+    """john answers a cs@ ticket from his own mailbox (the From select); the customer's
+    answer to that address comes back to the same ticket (ADR 0016)."""
+    asked = await deliver(stack, subject=unique("Where is my parcel"), text="No parcel yet.")
+    answer = f"It left today ({uuid.uuid4().hex[:8]})."
+    own = await account_id(stack, "john", address("john"))
+    async with console_as(browser, stack, "john") as page:
+        await open_route(page, stack, f"/tickets/{asked.ticket_id}")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(asked.subject)
+        sender = page.get_by_role("combobox", name="From", exact=True)
+        await expect(sender).to_have_value(await account_id(stack, "john", address("cs")))
+        await sender.select_option(value=own)
+        await page.get_by_role("textbox", name="Reply", exact=True).fill(answer)
+        await page.get_by_role("button", name="Send", exact=True).click()
+        mail = await sent_mail_containing(stack, answer)
+    assert mail["From"].addresses[0].addr_spec == address("john")
+    reply_to = mail["Reply-To"].addresses[0].addr_spec
+    assert reply_to.startswith("john+")
+
+    thanks = f"Got it, thanks ({uuid.uuid4().hex[:8]})."
+    raw, _ = customer_mail(
+        to=reply_to, subject=f"Re: {asked.subject}", text=thanks, in_reply_to=mail["Message-ID"]
+    )
+    await post_to_ingest(stack, raw, reply_to)
+
+    async def answered() -> bool | None:
+        texts = [m["text_body"] for m in await ticket_messages(stack, "admin", asked.ticket_id)]
+        return True if any(thanks in t for t in texts) else None
+
+    assert await eventually(answered, within=WITHIN, interval=INTERVAL)
+
+
+async def test_a_scheduled_reply_shows_when_it_goes(browser: Browser, stack: Stack) -> None:
+    asked = await deliver(stack, subject=unique("Call me Friday"), text="Friday works.")
+    answer = f"We will call on Friday ({uuid.uuid4().hex[:8]})."
+    async with console_as(browser, stack, "john") as page:
+        await open_route(page, stack, f"/tickets/{asked.ticket_id}")
+        await expect(page.get_by_role("heading", level=1)).to_have_text(asked.subject)
+        await page.get_by_role("textbox", name="Reply", exact=True).fill(answer)
+        await page.get_by_role("checkbox", name="Send later").check()
+        # two days ahead in the browser's own time zone, as the datetime-local input takes it
+        later = await page.evaluate(
+            """() => {
+                const d = new Date(Date.now() + 2 * 86400000);
+                const p = (n) => String(n).padStart(2, "0");
+                return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}` +
+                    `T${p(d.getHours())}:${p(d.getMinutes())}`;
+            }"""
+        )
+        await page.get_by_label("Send at").fill(later)
+        await page.get_by_role("button", name="Send", exact=True).click()
+
+        async def recorded() -> bool | None:
+            messages = await ticket_messages(stack, "john", asked.ticket_id)
+            return (
+                True if any(answer in m["text_body"] and m["send_at"] for m in messages) else None
+            )
+
+        await eventually(recorded, within=WITHIN, interval=INTERVAL)
+        await page.reload()
+        state = page.locator(".delivery-state")
+        await expect(state).to_contain_text("Scheduled for")
+        await expect(state).not_to_contain_text("not sent yet")
 
 
 async def test_viewer_cannot_answer_in_the_page_nor_on_the_server(

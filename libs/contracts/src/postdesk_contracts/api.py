@@ -240,6 +240,12 @@ class MessageView(ApiModel):
         default="", description="for a message we sent: requested, failed or bounced"
     )
     delivery_failure: str = Field(default="", description="why delivery failed, if it did")
+    send_at: datetime | None = Field(
+        default=None,
+        description="for a message we have not sent yet: when the outbound service sends it "
+        "(a scheduled send, or the end of the undo window); null once it is on its way, sent, "
+        "undone or failed, and for every other message",
+    )
     created_at: datetime
     attachments: list[AttachmentInfo] = Field(default_factory=list)
 
@@ -598,7 +604,9 @@ class ReplyRequest(ApiModel):
     `html` is optional (the text stays the plain-text alternative); it is
     sanitised before it is sent. `send_at` schedules the mail (in the future,
     at most 30 days ahead); without it the mail goes after the tenant's undo
-    window. Send an `Idempotency-Key` header to make a retried request safe.
+    window. `from_account_id` sends it from another mailbox the user may send
+    from (as for a new mail); without it the reply leaves from the ticket's
+    mailbox. Send an `Idempotency-Key` header to make a retried request safe.
     """
 
     model_config = ex.example_config(
@@ -622,6 +630,11 @@ class ReplyRequest(ApiModel):
         default_factory=list,
         max_length=MAX_ATTACHMENTS,
         description="upload_ids from POST /uploads (yours, at most 24 hours old)",
+    )
+    from_account_id: uuid.UUID | None = Field(
+        default=None,
+        description="the mailbox the reply is sent from: an active one of yours with can_send "
+        "(any of the tenant's for an admin); null: the ticket's mailbox",
     )
 
 

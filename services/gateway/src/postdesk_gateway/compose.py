@@ -54,13 +54,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import db
-from postdesk_gateway.domain import (
-    CurrentUser,
-    ForbiddenError,
-    NotFoundError,
-    header_text,
-    request_fingerprint,
-)
+from postdesk_gateway.domain import CurrentUser, header_text, request_fingerprint
+from postdesk_gateway.sending_accounts import sending_account
 from postdesk_gateway.service import (
     SERVICE,
     departure,
@@ -106,7 +101,7 @@ async def compose_ticket(
     ticket number is rolled back with it, never used).
     """
     now = now or datetime.now(UTC)
-    account = await _sending_account(session, user, request.account_id)
+    account = await sending_account(session, user, request.account_id)
     fingerprint = request_fingerprint(account.id, request.model_dump_json())
     prepared = await prepare_send(
         session,
@@ -215,22 +210,6 @@ async def _open_ticket(
         audit_id=derived_event_id(outbound_id, "audit"),
     )
     return _accepted(outbound_id, goes_at, ticket.id, number)
-
-
-async def _sending_account(
-    session: AsyncSession, user: CurrentUser, account_id: uuid.UUID
-) -> EmailAccount:
-    """The mailbox, if `user` may send from it: 404 when it is not visible, 403 without
-    can_send (tenant admins hold it) or when it is deactivated."""
-    found = await db.visible_accounts(session, user, account_id=account_id)
-    if not found:
-        raise NotFoundError("mailbox not found")
-    [(account, assignment)] = found
-    if not user.is_admin and (assignment is None or not assignment.can_send):
-        raise ForbiddenError("you may not send from this mailbox")
-    if not account.is_active:
-        raise ForbiddenError("this mailbox is deactivated: it sends no mail")
-    return account
 
 
 def _ticket_row(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -354,6 +355,24 @@ async def outbound_state(
         )
     ).first()
     return OutboundState(row.status, row.requested_by, row.ticket_id) if row else None
+
+
+async def pending_send_times(
+    session: AsyncSession, tenant_id: uuid.UUID, outbound_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When each of these mails goes, for those still waiting for their time (scheduled:
+    a scheduled send or the undo window), by outbound_id; one query for all of them."""
+    if not outbound_ids:
+        return {}
+    rows = await session.execute(
+        select(col(OutboundMessage.id), col(OutboundMessage.next_attempt_at)).where(
+            col(OutboundMessage.tenant_id) == tenant_id,
+            col(OutboundMessage.id).in_(outbound_ids),
+            col(OutboundMessage.status) == "scheduled",
+            col(OutboundMessage.next_attempt_at).is_not(None),
+        )
+    )
+    return {row.id: row.next_attempt_at for row in rows}
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ from postdesk_gateway.domain import (
     scheduled_send,
     thread_references,
 )
+from postdesk_gateway.sending_accounts import sending_account
 from postdesk_gateway.uploads import Uploads
 
 SERVICE = "gateway"
@@ -84,11 +85,14 @@ async def _visible_ticket(session: AsyncSession, user: CurrentUser, ticket_id: u
 async def read_ticket(
     session: AsyncSession, user: CurrentUser, ticket_id: uuid.UUID, *, ip: str
 ) -> TicketDetail:
-    """The ticket with its messages; the read is audit-logged before it is returned."""
+    """The ticket with its messages (with when our mail not sent yet goes: one query for all of
+    them); the read is audit-logged before it is returned."""
     ticket = await _visible_ticket(session, user, ticket_id)
-    detail = views.ticket_detail(
-        ticket, await db.ticket_messages(session, ticket), await db.sla_clocks(session, ticket)
+    messages = await db.ticket_messages(session, ticket)
+    send_times = await db.pending_send_times(
+        session, ticket.tenant_id, [m.outbound_id for m, _ in messages if m.outbound_id]
     )
+    detail = views.ticket_detail(ticket, messages, await db.sla_clocks(session, ticket), send_times)
     db.audit(session, user, action="ticket.read", object_type="ticket", object_id=ticket.id, ip=ip)
     await inbox_db.mark_read(session, user, ticket, datetime.now(UTC))
     await session.commit()
@@ -138,10 +142,16 @@ async def request_reply(
     """Queue a reply to the ticket's customer: outbound.requested through the outbox.
 
     Needs can_send on the ticket's mailbox (or tenant admin): 403 otherwise,
-    404 if the ticket is not visible at all. The reply carries a Message-ID
+    404 if the ticket is not visible at all. The reply leaves from the ticket's
+    mailbox, or from `reply.from_account_id` when the user may send from that
+    one (`sending_account`, the rule of a new mail: 404 when not visible, 403
+    without can_send or when deactivated); its SMTP server, quota, Message-ID
+    domain and Reply-To are then that mailbox's. The reply carries a Message-ID
     signed for the ticket, a Reply-To per the tenant's policy (the ticket's
-    reply-token address, or the account's), In-Reply-To the latest inbound
-    message and References the ticket's thread.
+    reply-token address of the sending mailbox, or its address), In-Reply-To
+    the latest inbound message and References the ticket's thread: an answer to
+    either address threads to the ticket (ADR 0016). The audit row names the
+    sending mailbox.
 
     With an `Idempotency-Key` the outbound_id derives from the user and the
     key, and so do the ids of the event and of the audit row: a retry of a
@@ -156,11 +166,12 @@ async def request_reply(
     now = now or datetime.now(UTC)
     ticket = await _visible_ticket(session, user, ticket_id)
     await _require_send_right(session, user, ticket)
+    account = await _reply_account(session, user, ticket, reply.from_account_id)
     fingerprint = request_fingerprint(ticket.id, reply.model_dump_json())
     prepared = await prepare_send(
         session,
         user,
-        ticket.account_id,
+        account.id,
         idempotency_key=idempotency_key,
         send_at=reply.send_at,
         upload_ids=reply.attachments,
@@ -171,7 +182,6 @@ async def request_reply(
         return _replayed(prepared, fingerprint)
     outbound_id, audit_id, send_at = prepared.outbound_id, prepared.audit_id, prepared.send_at
     attachments, policy = prepared.attachments, prepared.policy
-    account = await db.ticket_account(session, ticket)
     payload = _reply_payload(
         ticket,
         account,
@@ -202,6 +212,8 @@ async def request_reply(
         detail={
             "outbound_id": str(outbound_id),
             "event_id": str(envelope.id),
+            "account_id": str(account.id),
+            "from_address": account.address,
             "send_at": goes_at.isoformat(),
             "scheduled": send_at is not None,
             "request_sha256": fingerprint,
@@ -221,6 +233,15 @@ async def request_reply(
     wake_relay()
     log.info("reply requested", ticket_id=str(ticket.id), outbound_id=str(outbound_id))
     return _accepted(outbound_id, goes_at)
+
+
+async def _reply_account(
+    session: AsyncSession, user: CurrentUser, ticket: Ticket, from_account_id: uuid.UUID | None
+) -> EmailAccount:
+    """The mailbox a reply leaves from: the ticket's, or the chosen one the user may send from."""
+    if from_account_id is None:
+        return await db.ticket_account(session, ticket)
+    return await sending_account(session, user, from_account_id)
 
 
 @dataclass(frozen=True)
@@ -326,7 +347,7 @@ def _reply_payload(
     in_reply_to = parent.message_id if parent and is_message_id(parent.message_id) else None
     return OutboundRequested(
         outbound_id=outbound_id,
-        account_id=ticket.account_id,
+        account_id=account.id,
         ticket_id=ticket.id,
         kind="reply",
         to=[Address(name=header_text(ticket.customer_name), email=ticket.customer_email)],

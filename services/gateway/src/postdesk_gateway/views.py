@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from postdesk_contracts.api import (
@@ -96,7 +98,10 @@ def ticket_summary(ticket: Ticket) -> TicketSummary:
     return TicketSummary(**_summary_fields(ticket))
 
 
-def message_view(message: Message, attachments: list[Attachment]) -> MessageView:
+def message_view(
+    message: Message, attachments: list[Attachment], send_at: datetime | None = None
+) -> MessageView:
+    """The message; `send_at` is when it goes, for our mail still waiting for its time."""
     sender = (
         EmailAddress(name=message.from_name, email=message.from_email)
         if message.from_email
@@ -116,6 +121,7 @@ def message_view(message: Message, attachments: list[Attachment]) -> MessageView
         outbound_id=message.outbound_id,
         delivery_status=message.delivery_status,
         delivery_failure=message.delivery_failure,
+        send_at=send_at,
         created_at=message.created_at,
         attachments=[
             AttachmentInfo(
@@ -135,7 +141,11 @@ def ticket_detail(
     ticket: Ticket,
     messages: list[tuple[Message, list[Attachment]]],
     clocks: list[SlaTimer] | None = None,
+    send_times: Mapping[uuid.UUID, datetime] | None = None,
 ) -> TicketDetail:
+    """The ticket with its messages; `send_times` (by outbound_id) says when our mail still
+    waiting for its time goes."""
+    times = send_times or {}
     return TicketDetail(
         **_summary_fields(ticket),
         first_responded_at=ticket.first_responded_at,
@@ -148,7 +158,10 @@ def ticket_detail(
         response_minutes=ticket.response_minutes,
         resolution_minutes=ticket.resolution_minutes,
         sla=[sla_clock_view(c) for c in clocks or []],
-        messages=[message_view(m, atts) for m, atts in messages],
+        messages=[
+            message_view(m, atts, times.get(m.outbound_id) if m.outbound_id else None)
+            for m, atts in messages
+        ],
     )
 
 

@@ -116,7 +116,8 @@ async def _record_outbound(session: AsyncSession, event: Envelope[OutboundReques
         ticket_id=ticket_id,
         kind="outbound",
         rule=request.kind,
-        detail=f"{request.kind} to {', '.join(a.email for a in request.to)} requested",
+        detail=f"{request.kind} from {account_address} to "
+        f"{', '.join(a.email for a in request.to)} requested",
         message_id=row.id,
         event_id=event.id,
     )

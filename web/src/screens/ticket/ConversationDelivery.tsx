@@ -1,9 +1,10 @@
-// Where a mail we sent stands: scheduled or queued (and can still be cancelled), sent,
-// delayed, failed, bounced, cancelled.
+// Where a mail we sent stands: scheduled (with its send time, in the reader's time zone) or
+// queued (and can still be cancelled), sent, delayed, failed, bounced, cancelled.
 import { useState } from "preact/hooks";
 import { api } from "../../api/client";
 import { problemText } from "../../api/problems";
 import type { components } from "../../api/schema";
+import { formatDateTime } from "../../ui/format";
 
 type Message = components["schemas"]["MessageView"];
 
@@ -20,7 +21,10 @@ function stateText(message: Message): { text: string; tone: string } | null {
   const reason = message.delivery_failure ? `: ${message.delivery_failure}` : "";
   switch (message.delivery_status) {
     case "scheduled":
-      return { text: "Scheduled: not sent yet", tone: "notice" };
+      // send_at is null until the outbound service has recorded the mail, and once it goes.
+      return message.send_at
+        ? { text: `Scheduled for ${formatDateTime(message.send_at)}`, tone: "notice" }
+        : { text: "Scheduled: not sent yet", tone: "notice" };
     case "requested":
       return { text: "Queued: about to be sent", tone: "notice" };
     case "deferred":

@@ -1,10 +1,11 @@
-// The reply form under a ticket: text, Cc, files, "send later", "resolve after sending".
-// Replies always leave from the ticket's mailbox (the API takes no sender for them).
+// The reply form under a ticket: From, text, Cc, files, "send later", "resolve after sending".
+// From lists the mailboxes the user may send from (compose's list) and starts at the ticket's;
+// an answer to any of them comes back to this ticket (ADR 0016).
 import { useId, useRef, useState } from "preact/hooks";
 import { api } from "../../api/client";
 import { problemText } from "../../api/problems";
 import type { components } from "../../api/schema";
-import { accessTo, currentUser } from "../../api/session";
+import { accessTo, currentUser, sendableAccounts } from "../../api/session";
 import { ErrorBanner, Field } from "../../ui/components";
 import { AttachmentsField, type SavedAttachment, useAttachments } from "./Attachments";
 import { HintedField } from "./ComposeField";
@@ -20,6 +21,8 @@ type TicketDetail = components["schemas"]["TicketDetail"];
 type ReplyRequest = components["schemas"]["ReplyRequest"];
 
 interface ReplyDraft {
+  /** The chosen From mailbox; "" is the ticket's. */
+  from: string;
   text: string;
   cc: string;
   resolve: boolean;
@@ -28,7 +31,15 @@ interface ReplyDraft {
   files: SavedAttachment[];
 }
 
-const EMPTY: ReplyDraft = { text: "", cc: "", resolve: false, later: false, at: "", files: [] };
+const EMPTY: ReplyDraft = {
+  from: "",
+  text: "",
+  cc: "",
+  resolve: false,
+  later: false,
+  at: "",
+  files: [],
+};
 const isEmpty = (draft: ReplyDraft) => !draft.text && !draft.cc && !draft.files.length;
 
 export interface ReplyBoxProps {
@@ -44,6 +55,7 @@ export function ReplyBox(props: ReplyBoxProps) {
 
 function ReplyForm({ ticket, autoFocus, onSent }: ReplyBoxProps) {
   const mailbox = accessTo(currentUser(), ticket.account_id);
+  const senders = sendableAccounts(currentUser());
   const [draft, update, reset] = useStoredDraft<ReplyDraft>(`reply.${ticket.id}`, EMPTY, isEmpty);
   const attachments = useAttachments(draft.files, (files) => update({ files }));
   const [sending, setSending] = useState(false);
@@ -62,6 +74,9 @@ function ReplyForm({ ticket, autoFocus, onSent }: ReplyBoxProps) {
 
   if (!mailbox?.can_send) return null;
 
+  // A draft's From the user may no longer send from falls back to the ticket's mailbox.
+  const fromId = senders.some((a) => a.account_id === draft.from) ? draft.from : mailbox.account_id;
+
   const cc = parseRecipients(draft.cc);
   const ccProblem = recipientsProblem(cc, false);
   const whenProblem = sendAtProblem(draft.later, draft.at);
@@ -78,6 +93,8 @@ function ReplyForm({ ticket, autoFocus, onSent }: ReplyBoxProps) {
       cc: cc.recipients,
       attachments: attachments.uploadIds,
       send_at: draft.later ? sendAtIso(draft.at) : null,
+      // The ticket's own mailbox is the default: the request names only another one.
+      ...(fromId !== mailbox.account_id ? { from_account_id: fromId } : {}),
     };
     const fingerprint = JSON.stringify(body);
     if (attempt.current?.body !== fingerprint) {
@@ -140,11 +157,29 @@ function ReplyForm({ ticket, autoFocus, onSent }: ReplyBoxProps) {
   return (
     <form class="reply-box" onSubmit={send}>
       <div class="reply-head">
-        <HintedField label="From" hint="Replies leave from the ticket's mailbox." hintId={`${ids}-from`}>
-          <select value={mailbox.account_id} aria-describedby={`${ids}-from`}>
-            <option value={mailbox.account_id}>
-              {displayAddress(mailbox.display_name, mailbox.address)}
-            </option>
+        <HintedField
+          label="From"
+          hint={
+            fromId === mailbox.account_id
+              ? "The ticket's mailbox."
+              : "Another mailbox: the customer's answer to it still comes back to this ticket."
+          }
+          hintId={`${ids}-from`}
+        >
+          <select
+            value={fromId}
+            aria-describedby={`${ids}-from`}
+            onChange={(e) => {
+              const chosen = e.currentTarget.value;
+              update({ from: chosen === mailbox.account_id ? "" : chosen });
+            }}
+          >
+            {senders.map((account) => (
+              <option key={account.account_id} value={account.account_id}>
+                {displayAddress(account.display_name, account.address)}
+                {account.account_id === mailbox.account_id ? " (this ticket's mailbox)" : ""}
+              </option>
+            ))}
           </select>
         </HintedField>
         <Field label="To">

@@ -319,10 +319,13 @@ class TicketController(Controller):
         uploads: NamedDependency[Uploads],
         idempotency_key: IdempotencyKey = None,
     ) -> ReplyAccepted:
-        """Queue a reply to the customer from the ticket's mailbox (needs can_send).
+        """Queue a reply to the customer from the ticket's mailbox (needs can_send), or from
+        `from_account_id`: another active mailbox you may send from (404 if you cannot see
+        it, 403 without can_send or when it is deactivated).
 
         It goes at `send_at` (the requested time, or after the tenant's undo
-        window) and can be undone until then at `undo_url`."""
+        window) and can be undone until then at `undo_url`. An answer to it, to
+        either mailbox's address, comes back to this ticket."""
         return await service.request_reply(
             session,
             user,

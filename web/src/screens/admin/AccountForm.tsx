@@ -1,6 +1,7 @@
 // Creating or editing an email account: identity, department, auto-reply, signature, policies.
 import { useState } from "preact/hooks";
 import { Field } from "../../ui/components";
+import { DepartmentSelect, UserSelect } from "./IdSelect";
 import { Check, FormCard, intOrNull, orNull, parseWorkingHours, workingHoursText, type Directory, type Schema } from "./kit";
 
 type Account = Schema<"AccountView">;
@@ -79,32 +80,20 @@ export function AccountForm({
             </select>
           </Field>
           {kind === "personal" ? (
-            <Field label="Owner">
-              <select value={ownerId} onChange={(e) => setOwnerId(e.currentTarget.value)}>
-                <option value="">Choose the owner</option>
-                {directory.users.map((user) => (
-                  <option key={user.id} value={user.id}>
-                    {user.full_name}
-                  </option>
-                ))}
-              </select>
-            </Field>
+            <UserSelect label="Owner" none="Choose the owner" options={directory.users} value={ownerId} onChange={setOwnerId} />
           ) : null}
         </>
       )}
       <Field label="Display name">
         <input value={displayName} onInput={(e) => setDisplayName(e.currentTarget.value)} />
       </Field>
-      <Field label="Department">
-        <select value={departmentId} onChange={(e) => setDepartmentId(e.currentTarget.value)}>
-          <option value="">No department</option>
-          {directory.departments.map((department) => (
-            <option key={department.id} value={department.id}>
-              {department.name}
-            </option>
-          ))}
-        </select>
-      </Field>
+      <DepartmentSelect
+        label="Department"
+        none="No department"
+        options={directory.departments}
+        value={departmentId}
+        onChange={setDepartmentId}
+      />
       <Field label="Time zone">
         <input maxLength={64} value={timezone} onInput={(e) => setTimezone(e.currentTarget.value)} />
       </Field>

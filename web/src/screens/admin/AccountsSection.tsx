@@ -5,6 +5,7 @@ import { Badge, ErrorBanner, Loading, Page } from "../../ui/components";
 import { AccountForm, type AccountBody } from "./AccountForm";
 import { AssignmentsPanel } from "./AssignmentsPanel";
 import { ActionStatus, AdminTable, confirmed, useAction, useDirectory, type Schema } from "./kit";
+import { AdminDetail, NewButton } from "./listViews";
 
 type Account = Schema<"AccountWithStats">;
 
@@ -48,14 +49,7 @@ export function AccountsSection() {
   }
 
   return (
-    <Page
-      title="Email accounts"
-      actions={
-        <button type="button" class="primary" onClick={() => setForm("new")}>
-          New account
-        </button>
-      }
-    >
+    <Page title="Email accounts" actions={<NewButton label="New account" onClick={() => setForm("new")} />}>
       <ActionStatus action={action} />
       <ErrorBanner message={directory.error} />
       {form === "new" ? (
@@ -113,15 +107,9 @@ export function AccountsSection() {
         ))}
       </AdminTable>
       {chosen ? (
-        <section class="card admin-detail" aria-labelledby="admin-account-assignments">
-          <header class="admin-detail-head">
-            <h2 id="admin-account-assignments">Assignments of {chosen.address}</h2>
-            <button type="button" class="link admin-close" onClick={() => setSelected(null)}>
-              Close
-            </button>
-          </header>
+        <AdminDetail id="admin-account-assignments" title={`Assignments of ${chosen.address}`} onClose={() => setSelected(null)}>
           <AssignmentsPanel key={chosen.id} of="account" id={chosen.id} directory={directory} />
-        </section>
+        </AdminDetail>
       ) : null}
     </Page>
   );

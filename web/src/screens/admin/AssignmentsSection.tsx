@@ -1,9 +1,10 @@
 // Assignments: give a user rights on a mailbox, and see or change one mailbox's assignments.
 import { useState } from "preact/hooks";
 import { api } from "../../api/client";
-import { Field, Page } from "../../ui/components";
+import { Page } from "../../ui/components";
 import { AssignmentForm, newAssignment, type AssignmentValues } from "./AssignmentForm";
 import { AssignmentsPanel } from "./AssignmentsPanel";
+import { AccountSelect } from "./IdSelect";
 import { ActionStatus, DirectoryError, useAction, useDirectory } from "./kit";
 
 export function AssignmentsSection() {
@@ -38,16 +39,13 @@ export function AssignmentsSection() {
         onSubmit={assign}
       />
       <h2>Assignments of an account</h2>
-      <Field label="Account to show">
-        <select value={accountId} onChange={(e) => setAccountId(e.currentTarget.value)}>
-          <option value="">Choose an account</option>
-          {directory.accounts.map((account) => (
-            <option key={account.id} value={account.id}>
-              {account.address}
-            </option>
-          ))}
-        </select>
-      </Field>
+      <AccountSelect
+        label="Account to show"
+        none="Choose an account"
+        options={directory.accounts}
+        value={accountId}
+        onChange={setAccountId}
+      />
       {accountId ? (
         <AssignmentsPanel key={`${accountId}-${generation}`} of="account" id={accountId} directory={directory} />
       ) : (

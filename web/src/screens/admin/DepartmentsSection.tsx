@@ -1,10 +1,10 @@
 // Departments: list, create, edit, delete, and their managers.
 import { useState } from "preact/hooks";
 import { api } from "../../api/client";
-import { ErrorBanner, Field, Loading, Page } from "../../ui/components";
-import { useLoad } from "../../ui/useLoad";
+import { Field, Page } from "../../ui/components";
 import { DepartmentManagers } from "./DepartmentManagers";
-import { ActionStatus, AdminTable, FormCard, confirmed, useAction, useDirectory, type Schema } from "./kit";
+import { FormCard, useCrudList, useDirectory, type Schema } from "./kit";
+import { AdminDetail, CrudRowActions, CrudStatus, LoadedTable, NewButton } from "./listViews";
 
 type Department = Schema<"DepartmentView">;
 type Strategy = Schema<"DepartmentCreate">["routing_strategy"];
@@ -58,48 +58,28 @@ function DepartmentForm({
 }
 
 export function DepartmentsSection() {
-  const list = useLoad(() => api.GET("/admin/departments"), []);
   const directory = useDirectory();
-  const action = useAction();
-  const [form, setForm] = useState<"new" | string | null>(null);
   const [managing, setManaging] = useState<string | null>(null);
-  const rows = list.data?.items ?? [];
-  const editing = rows.find((row) => row.id === form);
-  const managed = rows.find((row) => row.id === managing);
-  const done = () => {
-    setForm(null);
-    list.reload();
-    directory.reload();
-  };
-
-  function remove(department: Department) {
-    if (!confirmed(`Delete the department ${department.name}?`)) return;
-    void action.run(
-      () => api.DELETE("/admin/departments/{department_id}", { params: { path: { department_id: department.id } } }),
-      () => {
-        if (managing === department.id) setManaging(null);
-        done();
-      },
-      "Department deleted.",
-    );
-  }
+  const crud = useCrudList(() => api.GET("/admin/departments"), {
+    remove: (row) => api.DELETE("/admin/departments/{department_id}", { params: { path: { department_id: row.id } } }),
+    confirm: (row) => `Delete the department ${row.name}?`,
+    removed: "Department deleted.",
+    onRemoved: (row) => {
+      if (managing === row.id) setManaging(null);
+    },
+    onChange: directory.reload,
+  });
+  const { action, editing } = crud;
+  const managed = crud.rows.find((row) => row.id === managing);
 
   return (
-    <Page
-      title="Departments"
-      actions={
-        <button type="button" class="primary" onClick={() => setForm("new")}>
-          New department
-        </button>
-      }
-    >
-      <ActionStatus action={action} />
-      <ErrorBanner message={list.error} />
-      {form === "new" ? (
+    <Page title="Departments" actions={<NewButton label="New department" onClick={crud.openNew} />}>
+      <CrudStatus crud={crud} />
+      {crud.creating ? (
         <DepartmentForm
           busy={action.busy}
-          onSubmit={(body) => void action.run(() => api.POST("/admin/departments", { body }), done, "Department created.")}
-          onCancel={() => setForm(null)}
+          onSubmit={(body) => crud.submit(() => api.POST("/admin/departments", { body }), "Department created.")}
+          onCancel={crud.close}
         />
       ) : null}
       {editing ? (
@@ -108,54 +88,38 @@ export function DepartmentsSection() {
           department={editing}
           busy={action.busy}
           onSubmit={(body) =>
-            void action.run(
+            crud.submit(
               () =>
                 api.PATCH("/admin/departments/{department_id}", { params: { path: { department_id: editing.id } }, body }),
-              done,
               "Department saved.",
             )
           }
-          onCancel={() => setForm(null)}
+          onCancel={crud.close}
         />
       ) : null}
-      {list.loading && !list.data ? <Loading what="Loading departments" /> : null}
-      {list.data ? (
-        <AdminTable
-          caption="Departments"
-          head={["Name", "Routing", "Description", "Actions"]}
-          empty="No departments yet."
-          count={rows.length}
-        >
-          {rows.map((row) => (
-            <tr key={row.id}>
-              <td>{row.name}</td>
-              <td>{STRATEGIES.find((s) => s.value === row.routing_strategy)?.label ?? row.routing_strategy}</td>
-              <td>{row.description}</td>
-              <td class="admin-row-actions">
-                <button type="button" aria-label={`Edit ${row.name}`} onClick={() => setForm(row.id)}>
-                  Edit
-                </button>
-                <button type="button" aria-label={`Managers of ${row.name}`} onClick={() => setManaging(row.id)}>
-                  Managers
-                </button>
-                <button type="button" class="danger" aria-label={`Delete ${row.name}`} onClick={() => remove(row)}>
-                  Delete
-                </button>
-              </td>
-            </tr>
-          ))}
-        </AdminTable>
-      ) : null}
+      <LoadedTable
+        list={crud.list}
+        loading="Loading departments"
+        caption="Departments"
+        head={["Name", "Routing", "Description", "Actions"]}
+        empty="No departments yet."
+        row={(row: Department) => (
+          <tr key={row.id}>
+            <td>{row.name}</td>
+            <td>{STRATEGIES.find((s) => s.value === row.routing_strategy)?.label ?? row.routing_strategy}</td>
+            <td>{row.description}</td>
+            <CrudRowActions crud={crud} row={row} name={row.name}>
+              <button type="button" aria-label={`Managers of ${row.name}`} onClick={() => setManaging(row.id)}>
+                Managers
+              </button>
+            </CrudRowActions>
+          </tr>
+        )}
+      />
       {managed ? (
-        <section class="card admin-detail" aria-labelledby="admin-managers-head">
-          <header class="admin-detail-head">
-            <h2 id="admin-managers-head">Managers of {managed.name}</h2>
-            <button type="button" class="link admin-close" onClick={() => setManaging(null)}>
-              Close
-            </button>
-          </header>
+        <AdminDetail id="admin-managers-head" title={`Managers of ${managed.name}`} onClose={() => setManaging(null)}>
           <DepartmentManagers key={managed.id} departmentId={managed.id} directory={directory} />
-        </section>
+        </AdminDetail>
       ) : null}
     </Page>
   );

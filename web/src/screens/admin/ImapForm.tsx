@@ -2,6 +2,7 @@
 // typed (on edit, empty keeps the stored one).
 import { useState } from "preact/hooks";
 import { Field } from "../../ui/components";
+import { AccountSelect } from "./IdSelect";
 import { Check, FormCard, orNull, type Directory, type Schema } from "./kit";
 
 type Mailbox = Schema<"ImapMailboxView">;
@@ -57,16 +58,14 @@ export function ImapForm({ mailbox, directory, busy, onSubmit, onCancel }: {
       onCancel={onCancel}
     >
       {mailbox ? null : (
-        <Field label="Delivers to account">
-          <select required value={accountId} onChange={(e) => setAccountId(e.currentTarget.value)}>
-            <option value="">Choose an account</option>
-            {directory.accounts.map((account) => (
-              <option key={account.id} value={account.id}>
-                {account.address}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <AccountSelect
+          label="Delivers to account"
+          none="Choose an account"
+          required
+          options={directory.accounts}
+          value={accountId}
+          onChange={setAccountId}
+        />
       )}
       <Field label="Host">
         <input required maxLength={253} value={host} onInput={(e) => setHost(e.currentTarget.value)} />

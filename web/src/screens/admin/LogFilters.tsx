@@ -1,6 +1,10 @@
-// The filter form of a log table: text fields and a time range, applied on submit.
+// A filtered log table: the filter form (text fields and a time range, applied on submit), and
+// the filters applied with their paging.
 import type { ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
 import { Field } from "../../ui/components";
+import { useLoad, type ApiResult } from "../../ui/useLoad";
+import { usePager, type RowsPage } from "./kit";
 
 export type Filters = Record<string, string>;
 
@@ -78,4 +82,34 @@ export function TextFilter({
       <input value={draft[name] ?? ""} onInput={(e) => setDraft({ ...draft, [name]: e.currentTarget.value })} />
     </Field>
   );
+}
+
+/** A log's filters: the draft being edited, the filters applied, and the page of rows they load
+ * (applying or clearing goes back to the first page). */
+export function useFilteredLog<Row>(load: (filters: Filters, cursor: string | null) => Promise<ApiResult<RowsPage<Row>>>) {
+  const pager = usePager();
+  const [draft, setDraft] = useState<Filters>({});
+  const [filters, setFilters] = useState<Filters>({});
+  const list = useLoad(() => load(filters, pager.cursor ?? null), [filters, pager.cursor]);
+  const apply = (next: Filters) => {
+    setFilters(next);
+    pager.reset();
+  };
+  return {
+    pager,
+    list,
+    filters,
+    draft,
+    setDraft,
+    /** The props of LogFilters. */
+    form: {
+      draft,
+      setDraft,
+      onApply: () => apply(draft),
+      onClear: () => {
+        setDraft({});
+        apply({});
+      },
+    },
+  };
 }

@@ -2,6 +2,7 @@
 // created; the targets and calendar can change.
 import { useState } from "preact/hooks";
 import { Field } from "../../ui/components";
+import { AccountSelect, DepartmentSelect } from "./IdSelect";
 import { Check, FormCard, intOrNull, orNull, parseWorkingHours, workingHoursText, type Directory, type Schema } from "./kit";
 
 type Policy = Schema<"SlaPolicyView">;
@@ -76,26 +77,21 @@ export function SlaForm({
       </Field>
       {policy ? null : (
         <>
-          <Field label="Account scope" hint="empty: the whole tenant">
-            <select value={accountId} onChange={(e) => setAccountId(e.currentTarget.value)}>
-              <option value="">Any account</option>
-              {directory.accounts.map((account) => (
-                <option key={account.id} value={account.id}>
-                  {account.address}
-                </option>
-              ))}
-            </select>
-          </Field>
-          <Field label="Department scope">
-            <select value={departmentId} onChange={(e) => setDepartmentId(e.currentTarget.value)}>
-              <option value="">Any department</option>
-              {directory.departments.map((department) => (
-                <option key={department.id} value={department.id}>
-                  {department.name}
-                </option>
-              ))}
-            </select>
-          </Field>
+          <AccountSelect
+            label="Account scope"
+            hint="empty: the whole tenant"
+            none="Any account"
+            options={directory.accounts}
+            value={accountId}
+            onChange={setAccountId}
+          />
+          <DepartmentSelect
+            label="Department scope"
+            none="Any department"
+            options={directory.departments}
+            value={departmentId}
+            onChange={setDepartmentId}
+          />
           <Field label="Priority scope">
             <select value={priority} onChange={(e) => setPriority(e.currentTarget.value)}>
               <option value="">Any priority</option>

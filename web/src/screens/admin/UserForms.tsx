@@ -2,12 +2,13 @@
 import { useState } from "preact/hooks";
 import { api } from "../../api/client";
 import { Field } from "../../ui/components";
+import { DepartmentSelect } from "./IdSelect";
 import { ActionStatus, FormCard, orNull, useAction, type Directory, type Schema } from "./kit";
 
 type User = Schema<"UserView">;
 type Role = User["role"];
 
-function DepartmentSelect({
+function UserDepartmentSelect({
   value,
   directory,
   onChange,
@@ -17,16 +18,7 @@ function DepartmentSelect({
   onChange: (value: string) => void;
 }) {
   return (
-    <Field label="Department">
-      <select value={value} onChange={(e) => onChange(e.currentTarget.value)}>
-        <option value="">No department</option>
-        {directory.departments.map((department) => (
-          <option key={department.id} value={department.id}>
-            {department.name}
-          </option>
-        ))}
-      </select>
-    </Field>
+    <DepartmentSelect label="Department" none="No department" options={directory.departments} value={value} onChange={onChange} />
   );
 }
 
@@ -91,7 +83,7 @@ export function UserCreateForm({
           <input required maxLength={200} value={fullName} onInput={(e) => setFullName(e.currentTarget.value)} />
         </Field>
         <RoleSelect value={role} onChange={setRole} />
-        <DepartmentSelect value={departmentId} directory={directory} onChange={setDepartmentId} />
+        <UserDepartmentSelect value={departmentId} directory={directory} onChange={setDepartmentId} />
         <Field label="Job title">
           <input maxLength={200} value={jobTitle} onInput={(e) => setJobTitle(e.currentTarget.value)} />
         </Field>
@@ -157,7 +149,7 @@ export function UserEditForm({
           <input required maxLength={200} value={fullName} onInput={(e) => setFullName(e.currentTarget.value)} />
         </Field>
         <RoleSelect value={role} onChange={setRole} />
-        <DepartmentSelect value={departmentId} directory={directory} onChange={setDepartmentId} />
+        <UserDepartmentSelect value={departmentId} directory={directory} onChange={setDepartmentId} />
         <Field label="Job title">
           <input maxLength={200} value={jobTitle} onInput={(e) => setJobTitle(e.currentTarget.value)} />
         </Field>

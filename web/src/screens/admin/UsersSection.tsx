@@ -1,14 +1,17 @@
 // Users: search and filter, page through, create, and open one to manage it.
 import { useState } from "preact/hooks";
 import { api } from "../../api/client";
-import { Badge, ErrorBanner, Field, Loading, Notice, Page } from "../../ui/components";
+import { Badge, Field, Notice, Page } from "../../ui/components";
 import { formatShort } from "../../ui/format";
 import { useLoad } from "../../ui/useLoad";
-import { AdminTable, DirectoryError, OneTimeSecret, PagerControls, orNull, useDirectory, usePager, type Schema } from "./kit";
+import { DepartmentSelect } from "./IdSelect";
+import { DirectoryError, OneTimeSecret, orNull, useDirectory, usePager, type Schema } from "./kit";
+import { NewButton, PagedTable } from "./listViews";
 import { UserDetail } from "./UserDetail";
 import { UserCreateForm } from "./UserForms";
 
 type ActiveFilter = "" | "true" | "false";
+type User = Schema<"UserView">;
 
 export function UsersSection() {
   const directory = useDirectory();
@@ -43,14 +46,7 @@ export function UsersSection() {
   };
 
   return (
-    <Page
-      title="Users"
-      actions={
-        <button type="button" class="primary" onClick={() => setCreating(true)}>
-          New user
-        </button>
-      }
-    >
+    <Page title="Users" actions={<NewButton label="New user" onClick={() => setCreating(true)} />}>
       <DirectoryError directory={directory} />
       <Notice message={notice} />
       {created ? (
@@ -87,45 +83,38 @@ export function UsersSection() {
             <option value="">All</option>
           </select>
         </Field>
-        <Field label="Department filter">
-          <select value={departmentId} onChange={(e) => filter(setDepartmentId)(e.currentTarget.value)}>
-            <option value="">Any department</option>
-            {directory.departments.map((department) => (
-              <option key={department.id} value={department.id}>
-                {department.name}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <DepartmentSelect
+          label="Department filter"
+          none="Any department"
+          options={directory.departments}
+          value={departmentId}
+          onChange={filter(setDepartmentId)}
+        />
       </div>
-      <ErrorBanner message={users.error} />
-      {users.loading && !users.data ? <Loading what="Loading users" /> : null}
-      {users.data ? (
-        <AdminTable
-          caption="Users"
-          head={["Name", "Login", "Role", "Department", "Created", ""]}
-          empty="No users match."
-          count={rows.length}
-        >
-          {rows.map((user) => (
-            <tr key={user.id} aria-selected={user.id === selected}>
-              <td>
-                {user.full_name} {user.is_active ? null : <Badge tone="danger">deactivated</Badge>}
-              </td>
-              <td>{user.email}</td>
-              <td>{user.role}</td>
-              <td>{directory.departmentName(user.department_id)}</td>
-              <td>{formatShort(user.created_at)}</td>
-              <td>
-                <button type="button" aria-label={`Manage ${user.full_name}`} onClick={() => setSelected(user.id)}>
-                  Manage
-                </button>
-              </td>
-            </tr>
-          ))}
-        </AdminTable>
-      ) : null}
-      <PagerControls pager={pager} nextCursor={users.data?.next_cursor} />
+      <PagedTable
+        list={users}
+        pager={pager}
+        loading="Loading users"
+        caption="Users"
+        head={["Name", "Login", "Role", "Department", "Created", ""]}
+        empty="No users match."
+        row={(user: User) => (
+          <tr key={user.id} aria-selected={user.id === selected}>
+            <td>
+              {user.full_name} {user.is_active ? null : <Badge tone="danger">deactivated</Badge>}
+            </td>
+            <td>{user.email}</td>
+            <td>{user.role}</td>
+            <td>{directory.departmentName(user.department_id)}</td>
+            <td>{formatShort(user.created_at)}</td>
+            <td>
+              <button type="button" aria-label={`Manage ${user.full_name}`} onClick={() => setSelected(user.id)}>
+                Manage
+              </button>
+            </td>
+          </tr>
+        )}
+      />
       {selectedUser ? (
         <UserDetail
           key={selectedUser.id}

@@ -1,9 +1,12 @@
 // A subscription's deliveries, newest first, with redeliver for failed ones.
 import { api } from "../../api/client";
-import { Badge, ErrorBanner, Loading } from "../../ui/components";
+import { Badge } from "../../ui/components";
 import { formatShort } from "../../ui/format";
 import { useLoad } from "../../ui/useLoad";
-import { ActionStatus, AdminTable, PagerControls, useAction, usePager } from "./kit";
+import { ActionStatus, useAction, usePager, type Schema } from "./kit";
+import { PagedTable } from "./listViews";
+
+type Delivery = Schema<"WebhookDeliveryView">;
 
 const TONES: Record<string, string> = { delivered: "ok", failed: "danger", pending: "warn" };
 
@@ -17,7 +20,6 @@ export function WebhookDeliveries({ subscriptionId, generation }: { subscription
       }),
     [subscriptionId, pager.cursor, generation],
   );
-  const rows = list.data?.items ?? [];
 
   function redeliver(deliveryId: string) {
     void action.run(
@@ -38,37 +40,33 @@ export function WebhookDeliveries({ subscriptionId, generation }: { subscription
         </button>
       </div>
       <ActionStatus action={action} />
-      <ErrorBanner message={list.error} />
-      {list.loading && !list.data ? <Loading what="Loading deliveries" /> : null}
-      {list.data ? (
-        <AdminTable
-          caption="Deliveries"
-          head={["Created", "Event", "Status", "Attempts", "Response", "Last error", ""]}
-          empty="No deliveries yet."
-          count={rows.length}
-        >
-          {rows.map((row) => (
-            <tr key={row.id}>
-              <td>{formatShort(row.created_at)}</td>
-              <td>{row.event_type}</td>
-              <td>
-                <Badge tone={TONES[row.status] ?? ""}>{row.status}</Badge>
-              </td>
-              <td>{row.attempts}</td>
-              <td>{row.response_status ?? "—"}</td>
-              <td class="admin-wrap">{row.last_error || "—"}</td>
-              <td>
-                {row.status === "failed" ? (
-                  <button type="button" disabled={action.busy} onClick={() => redeliver(row.id)}>
-                    Redeliver
-                  </button>
-                ) : null}
-              </td>
-            </tr>
-          ))}
-        </AdminTable>
-      ) : null}
-      <PagerControls pager={pager} nextCursor={list.data?.next_cursor} />
+      <PagedTable
+        list={list}
+        pager={pager}
+        loading="Loading deliveries"
+        caption="Deliveries"
+        head={["Created", "Event", "Status", "Attempts", "Response", "Last error", ""]}
+        empty="No deliveries yet."
+        row={(row: Delivery) => (
+          <tr key={row.id}>
+            <td>{formatShort(row.created_at)}</td>
+            <td>{row.event_type}</td>
+            <td>
+              <Badge tone={TONES[row.status] ?? ""}>{row.status}</Badge>
+            </td>
+            <td>{row.attempts}</td>
+            <td>{row.response_status ?? "—"}</td>
+            <td class="admin-wrap">{row.last_error || "—"}</td>
+            <td>
+              {row.status === "failed" ? (
+                <button type="button" disabled={action.busy} onClick={() => redeliver(row.id)}>
+                  Redeliver
+                </button>
+              ) : null}
+            </td>
+          </tr>
+        )}
+      />
     </div>
   );
 }

@@ -1,19 +1,18 @@
 // Shared building blocks of the admin sections: typed schema access, running a call with its
-// error and result message, confirmation, cursor paging, one-time secrets, lookups by id.
+// error and result message, confirmation, cursor paging, one-time secrets, lookups by id, and
+// the wiring of a list section (rows, one open form, create/save/delete; its views are in
+// listViews.tsx).
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { api } from "../../api/client";
 import { problemText } from "../../api/problems";
 import type { components } from "../../api/schema";
 import { ErrorBanner, Notice } from "../../ui/components";
-import { useLoad } from "../../ui/useLoad";
+import { useLoad, type ApiResult } from "../../ui/useLoad";
 
 export type Schema<K extends keyof components["schemas"]> = components["schemas"][K];
 
-interface CallResult<T> {
-  data?: T;
-  error?: unknown;
-}
+type CallResult<T> = ApiResult<T>;
 
 /** Runs API calls for a form or a row: busy while it runs, the server's refusal as text. */
 export function useAction() {
@@ -150,6 +149,82 @@ export function AdminTable({
     </div>
   );
 }
+
+/** What a list loads: one page of rows (`next_cursor` where the list pages). */
+export interface RowsPage<Row> {
+  items: Row[];
+  next_cursor?: string | null;
+}
+
+/** How a list section deletes a row, and what else a change touches. */
+export interface CrudOptions<Row> {
+  /** The API call that deletes the row. */
+  remove: (row: Row) => Promise<CallResult<unknown>>;
+  /** The question the user confirms before the delete. */
+  confirm: (row: Row) => string;
+  /** The notice once the row is deleted. */
+  removed: string;
+  /** After a delete succeeded, before the list reloads (e.g. close the row's detail). */
+  onRemoved?: (row: Row) => void;
+  /** After any create, save or delete succeeded, once the list reloads (e.g. the directory). */
+  onChange?: () => void;
+}
+
+/** A list section's wiring: the loaded rows, at most one open form (the new one or a row's),
+ * and one action for create, save and delete; a success closes the form and reloads the list. */
+export function useCrudList<Row extends { id: string }>(
+  load: () => Promise<ApiResult<RowsPage<Row>>>,
+  options: CrudOptions<Row>,
+) {
+  const list = useLoad(load, []);
+  const action = useAction();
+  const [form, setForm] = useState<"new" | string | null>(null);
+  const rows = list.data?.items ?? [];
+  const done = () => {
+    setForm(null);
+    list.reload();
+    options.onChange?.();
+  };
+
+  /** Creates or saves; `then` sees the server's answer before the form closes. */
+  function submit<T>(call: () => Promise<CallResult<T>>, success: string, then?: (data: T | undefined) => void) {
+    void action.run(
+      call,
+      (data) => {
+        then?.(data);
+        done();
+      },
+      success,
+    );
+  }
+
+  function remove(row: Row) {
+    if (!confirmed(options.confirm(row))) return;
+    void action.run(
+      () => options.remove(row),
+      () => {
+        options.onRemoved?.(row);
+        done();
+      },
+      options.removed,
+    );
+  }
+
+  return {
+    list,
+    rows,
+    action,
+    creating: form === "new",
+    editing: rows.find((row) => row.id === form),
+    openNew: () => setForm("new"),
+    edit: (row: Row) => setForm(row.id),
+    close: () => setForm(null),
+    submit,
+    remove,
+  };
+}
+
+export type CrudList<Row extends { id: string }> = ReturnType<typeof useCrudList<Row>>;
 
 export function Check({
   label,

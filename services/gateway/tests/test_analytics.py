@@ -47,6 +47,7 @@ from postdesk_schema import (
     TicketStatus,
     User,
 )
+from postdesk_testing.problems import assert_problem
 from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
@@ -219,11 +220,6 @@ async def stats(sessions: Sessions, world: Any, client: httpx.AsyncClient) -> St
         assert response.status_code == 200, response.text
         headers[name] = {"Authorization": f"Bearer {response.json()['access_token']}"}
     return Stats(dept, other, account, users, headers)
-
-
-def assert_problem(response: httpx.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
 
 
 def parse_csv(response: httpx.Response) -> list[list[str]]:

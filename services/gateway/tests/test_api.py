@@ -18,6 +18,7 @@ import pytest
 from postdesk_gateway.auth import TokenService
 from postdesk_runtime import Sessions
 from postdesk_schema import AuditLog, OutboxEvent
+from postdesk_testing.problems import assert_problem
 from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
@@ -25,15 +26,6 @@ pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery staple"
 JWT_SECRET = "test-secret-" + "x" * 32
 Auth = Callable[[str], dict[str, str]]
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail"} <= body.keys()
-    assert body["status"] == status
-    return body
 
 
 async def ticket_ids(client: httpx.AsyncClient, headers: dict[str, str], **params: Any) -> set[str]:

@@ -35,6 +35,7 @@ from postdesk_schema import (
     Ticket,
     TicketHistory,
 )
+from postdesk_testing.problems import assert_problem
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -52,14 +53,6 @@ async def numbered(world: Any, sessions: Sessions) -> None:
             .where(col(Tenant.id) == world.tenant_a)
             .values(next_ticket_number=FIRST_NUMBER)
         )
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 def mail(world: Any, account: str = "support", **fields: Any) -> dict[str, Any]:

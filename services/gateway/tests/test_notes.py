@@ -32,6 +32,7 @@ from postdesk_schema import (
     User,
 )
 from postdesk_testing import eventually
+from postdesk_testing.problems import problem_detail
 from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
@@ -42,12 +43,6 @@ Auth = Callable[[str], dict[str, str]]
 def local(world: Any, role: str) -> str:
     """The local part of a world user's login: their short @handle."""
     return str(world.email(role).partition("@")[0])
-
-
-def assert_problem(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return str(response.json()["detail"])
 
 
 async def note_events(sessions: Sessions, note_id: str) -> list[dict[str, Any]]:
@@ -218,7 +213,7 @@ class TestWritingNotes:
         refused = await client.post(
             f"/tickets/{ticket.id}/notes", headers=auth("primary"), json={"body": f"@{handle} ?"}
         )
-        detail = assert_problem(refused, 422)
+        detail = problem_detail(refused, 422)
         assert f"@{handle}" in detail
         assert "full address" in detail
         assert len(await stored_notes(sessions, ticket.id)) == before
@@ -255,7 +250,7 @@ class TestWritingNotes:
             headers=auth("primary"),
             json={"body": f"fyi @{handle}"},
         )
-        detail = assert_problem(response, 422)
+        detail = problem_detail(response, 422)
         assert f"@{handle}" in detail
         assert reason in detail
         assert len(await stored_notes(sessions, ticket.id)) == before
@@ -283,7 +278,7 @@ class TestWritingNotes:
     ) -> None:
         """A viewer gets 403 writing a note, and reads the notes of the ticket."""
         ticket = world.tickets["support_1"]
-        assert_problem(
+        problem_detail(
             await client.post(
                 f"/tickets/{ticket.id}/notes", headers=auth("viewer"), json={"body": "hello"}
             ),
@@ -307,8 +302,8 @@ class TestWritingNotes:
         """Another tenant's ticket, or one of a mailbox the user is not (actively) assigned
         to, is a 404 for reading and writing notes alike."""
         path = f"/tickets/{world.tickets[ticket].id}/notes"
-        assert_problem(await client.get(path, headers=auth(role)), 404)
-        assert_problem(await client.post(path, headers=auth(role), json={"body": "x"}), 404)
+        problem_detail(await client.get(path, headers=auth(role)), 404)
+        problem_detail(await client.post(path, headers=auth(role), json={"body": "x"}), 404)
 
     @pytest.mark.parametrize("body", ["", "   \n ", "x" * (MAX_NOTE_CHARS + 1)])
     async def test_empty_blank_or_long_bodies_are_refused(
@@ -320,7 +315,7 @@ class TestWritingNotes:
             headers=auth("primary"),
             json={"body": body},
         )
-        assert_problem(response, 400)
+        problem_detail(response, 400)
 
 
 class TestReadingNotes:

@@ -16,6 +16,7 @@ from postdesk_contracts.notify_prefs import effective_preferences
 from postdesk_gateway.auth import TokenService
 from postdesk_runtime import Sessions
 from postdesk_schema import AuditLog, Department, Notification, User
+from postdesk_testing.problems import problem_detail
 from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
@@ -23,12 +24,6 @@ pytestmark = pytest.mark.integration
 Auth = Callable[[str], dict[str, str]]
 JWT_SECRET = "test-secret-" + "x" * 32
 BASE = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def assert_problem(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return str(response.json()["detail"])
 
 
 async def new_user(sessions: Sessions, tenant_id: uuid.UUID, **overrides: Any) -> User:
@@ -142,7 +137,7 @@ class TestListing:
         response = await client.get(
             "/notifications", headers=auth("primary"), params={"cursor": "not-a-cursor"}
         )
-        assert_problem(response, 400)
+        problem_detail(response, 400)
 
 
 class TestReading:
@@ -183,7 +178,7 @@ class TestReading:
             response = await client.post(
                 f"/notifications/{notification_id}/read", headers=bearer(caller)
             )
-            assert_problem(response, 404)
+            problem_detail(response, 404)
         async with sessions() as session:
             row = await session.get(Notification, theirs.id)
             assert row is not None
@@ -222,7 +217,7 @@ class TestReading:
             headers=auth("primary"),
             json={"before": "2025-01-01T00:00:00"},
         )
-        assert_problem(response, 400)
+        problem_detail(response, 400)
 
     @pytest.mark.parametrize("before", [38.0, 1735689600, "1735689600"])
     async def test_read_all_refuses_a_number_for_a_time(
@@ -232,7 +227,7 @@ class TestReading:
         response = await client.post(
             "/notifications/read-all", headers=auth("primary"), json={"before": before}
         )
-        assert_problem(response, 400)
+        problem_detail(response, 400)
 
 
 class TestPreferences:
@@ -288,7 +283,7 @@ class TestPreferences:
             headers=bearer(user),
             json={"preferences": preferences},
         )
-        assert message in assert_problem(response, 422)
+        assert message in problem_detail(response, 422)
         async with sessions() as session:
             stored = await session.get(User, user.id)
             assert stored is not None
@@ -348,7 +343,7 @@ class TestDepartmentManagers:
         response = await client.put(
             path, headers=auth("admin"), json={"user_ids": [primary, refused]}
         )
-        detail = assert_problem(response, 422)
+        detail = problem_detail(response, 422)
         assert refused in detail
         assert primary not in detail
         assert (await client.get(path, headers=auth("admin"))).json()["user_ids"] == [primary]
@@ -360,12 +355,12 @@ class TestDepartmentManagers:
         department = await self._department(sessions, world.tenant_a)
         path = f"/admin/departments/{department.id}/managers"
         body = {"user_ids": [str(world.users["primary"].id)]}
-        assert_problem(await client.get(path, headers=auth("primary")), 403)
-        assert_problem(await client.put(path, headers=auth("primary"), json=body), 403)
-        assert_problem(await client.get(path, headers=auth("admin_b")), 404)
-        assert_problem(await client.put(path, headers=auth("admin_b"), json=body), 404)
+        problem_detail(await client.get(path, headers=auth("primary")), 403)
+        problem_detail(await client.put(path, headers=auth("primary"), json=body), 403)
+        problem_detail(await client.get(path, headers=auth("admin_b")), 404)
+        problem_detail(await client.put(path, headers=auth("admin_b"), json=body), 404)
         unknown = f"/admin/departments/{uuid.uuid4()}/managers"
-        assert_problem(await client.get(unknown, headers=auth("admin")), 404)
+        problem_detail(await client.get(unknown, headers=auth("admin")), 404)
 
 
 async def test_the_openapi_document_lists_the_new_routes(client: httpx.AsyncClient) -> None:

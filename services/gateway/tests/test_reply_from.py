@@ -28,20 +28,13 @@ from postdesk_schema import (
     OutboxEvent,
     Ticket,
 )
+from postdesk_testing.problems import assert_problem
 from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
 
 Auth = Callable[[str], dict[str, str]]
 _numbers = itertools.count(7000)
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 async def new_ticket(sessions: Sessions, world: Any) -> Ticket:

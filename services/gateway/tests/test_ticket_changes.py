@@ -30,6 +30,7 @@ from postdesk_schema import (
     TicketHistory,
 )
 from postdesk_testing import eventually
+from postdesk_testing.problems import assert_problem
 from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
@@ -37,14 +38,6 @@ pytestmark = pytest.mark.integration
 Auth = Callable[[str], dict[str, str]]
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 _numbers = itertools.count(1000)
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body
 
 
 async def new_ticket(

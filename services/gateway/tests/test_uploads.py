@@ -31,6 +31,7 @@ from postdesk_gateway.uploads import (
 )
 from postdesk_runtime import BlobStore, Sessions, make_blob_store
 from postdesk_schema import OutboxEvent, Tenant, User
+from postdesk_testing.problems import problem_detail
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -112,13 +113,6 @@ async def requested(sessions: Sessions, outbound_id: str) -> dict[str, Any]:
         [row] = rows.all()
     envelope: dict[str, Any] = json.loads(row.body)
     return envelope
-
-
-def assert_problem(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    detail: str = response.json()["detail"]
-    return detail
 
 
 class TestFilenames:
@@ -214,16 +208,16 @@ class TestUpload:
         no_file = await client.post(
             "/uploads", headers=auth("primary"), files={"note": (None, "just text")}
         )
-        assert_problem(no_file, 400)
+        problem_detail(no_file, 400)
         two = await client.post(
             "/uploads",
             headers=auth("primary"),
             files=[("a", ("a.txt", b"a", "text/plain")), ("b", ("b.txt", b"b", "text/plain"))],
         )
-        assert_problem(two, 400)
+        problem_detail(two, 400)
 
     async def test_over_the_limit_is_413(self, client: httpx.AsyncClient, auth: Auth) -> None:
-        detail = assert_problem(await upload(client, auth("primary"), b"x" * (MAX_BYTES + 1)), 413)
+        detail = problem_detail(await upload(client, auth("primary"), b"x" * (MAX_BYTES + 1)), 413)
         assert "4096 bytes" in detail
         response = await upload(client, auth("primary"), b"x" * MAX_BYTES)
         assert response.status_code == 201, response.text
@@ -232,11 +226,11 @@ class TestUpload:
         self, client: httpx.AsyncClient, auth: Auth
     ) -> None:
         response = await upload(client, auth("primary"), b"x" * (MAX_BYTES + 128 * 1024))
-        assert_problem(response, 413)
+        problem_detail(response, 413)
 
     async def test_needs_a_user(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/uploads", files={"data": ("a.txt", b"x", "text/plain")})
-        assert_problem(response, 401)
+        problem_detail(response, 401)
 
 
 class TestReplyWithAttachments:
@@ -315,7 +309,7 @@ class TestReplyWithAttachments:
         """Another user of the tenant (who may send on this ticket too), or of another tenant."""
         upload_id = await uploaded(client, auth(uploader), b"not yours")
         response = await reply(client, auth("primary"), world.tickets["support_1"].id, upload_id)
-        assert "attachments[0]" in assert_problem(response, 400)
+        assert "attachments[0]" in problem_detail(response, 400)
 
     async def test_a_tampered_token_is_400(
         self, client: httpx.AsyncClient, world: Any, auth: Auth
@@ -327,7 +321,7 @@ class TestReplyWithAttachments:
         ticket_id = world.tickets["support_1"].id
         for bad in (tampered, "not a token", upload_id[:-8]):
             response = await reply(client, auth("primary"), ticket_id, bad)
-            assert_problem(response, 400)
+            problem_detail(response, 400)
 
     async def test_a_token_sealed_for_another_purpose_is_400(
         self, client: httpx.AsyncClient, world: Any, auth: Auth, settings: GatewaySettings
@@ -336,7 +330,7 @@ class TestReplyWithAttachments:
         claims = settings.keyring().decrypt_text(upload_id, purpose=UPLOAD_PURPOSE)
         other = settings.keyring().encrypt_text(claims, purpose=b"smtp-password")
         response = await reply(client, auth("primary"), world.tickets["support_1"].id, other)
-        assert_problem(response, 400)
+        problem_detail(response, 400)
 
     async def test_an_expired_upload_is_400(
         self,
@@ -357,7 +351,7 @@ class TestReplyWithAttachments:
         response = await reply(
             client, auth("primary"), world.tickets["support_1"].id, old.upload_id
         )
-        assert "expired" in assert_problem(response, 400)
+        assert "expired" in problem_detail(response, 400)
 
     async def test_too_large_together_is_413(
         self, client: httpx.AsyncClient, world: Any, auth: Auth
@@ -367,7 +361,7 @@ class TestReplyWithAttachments:
         response = await reply(
             client, auth("primary"), world.tickets["support_1"].id, first, second
         )
-        assert "together" in assert_problem(response, 413)
+        assert "together" in problem_detail(response, 413)
 
     async def test_more_than_twenty_is_400(
         self, client: httpx.AsyncClient, world: Any, auth: Auth
@@ -376,7 +370,7 @@ class TestReplyWithAttachments:
         response = await reply(
             client, auth("primary"), world.tickets["support_1"].id, *[upload_id] * 21
         )
-        assert_problem(response, 400)
+        problem_detail(response, 400)
 
 
 class TestTokens:

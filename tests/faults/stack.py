@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -156,9 +157,10 @@ class FaultStack:
         within: float = 60,
         rcpt: str = MAILBOX,
         tenant_id: uuid.UUID | None = None,
+        broken: Counter[str] | None = None,
     ) -> httpx.Response:
         """Deliver `raw` as a retrying source does: again after a refusal (503) or a broken
-        connection (the service died), until a 202."""
+        connection (the service died), until a 202. Broken connections count in `broken`."""
         deadline = time.monotonic() + within
         while True:
             try:
@@ -166,8 +168,9 @@ class FaultStack:
                 if response.status_code == 202:
                     return response
                 assert response.status_code == 503, (response.status_code, response.text)
-            except httpx.TransportError:
-                pass  # ingest is down or died mid-request: nothing was acknowledged
+            except httpx.TransportError:  # ingest is down or died mid-request: nothing acknowledged
+                if broken is not None:
+                    broken["broken"] += 1
             assert time.monotonic() < deadline, f"not accepted within {within} s"
             await asyncio.sleep(0.2)
 

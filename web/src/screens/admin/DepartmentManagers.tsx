@@ -1,5 +1,5 @@
 // A department's managers: the users who hear about its SLA warnings and breaches.
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api } from "../../api/client";
 import { ErrorBanner, Loading } from "../../ui/components";
 import { useLoad } from "../../ui/useLoad";
@@ -11,8 +11,10 @@ export function DepartmentManagers({ departmentId, directory }: { departmentId: 
     [departmentId],
   );
   const action = useAction();
-  const [chosen, setChosen] = useState<string[]>([]);
-  useEffect(() => setChosen(managers.data?.user_ids ?? []), [managers.data]);
+  // The user's choice once they tick a box (null: the stored managers). Derived rather than
+  // copied in an effect, so a box ticked while the managers load is not reset by their arrival.
+  const [edited, setEdited] = useState<string[] | null>(null);
+  const chosen = edited ?? managers.data?.user_ids ?? [];
 
   function save() {
     void action.run(
@@ -48,7 +50,7 @@ export function DepartmentManagers({ departmentId, directory }: { departmentId: 
             label={`${user.full_name} (${user.email})`}
             checked={chosen.includes(user.id)}
             onChange={(checked) =>
-              setChosen(checked ? [...chosen, user.id] : chosen.filter((id) => id !== user.id))
+              setEdited(checked ? [...chosen, user.id] : chosen.filter((id) => id !== user.id))
             }
           />
         ))}

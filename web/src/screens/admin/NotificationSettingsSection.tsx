@@ -1,5 +1,5 @@
 // Notification settings of the tenant: the mailbox notification mails and digests are sent from.
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api } from "../../api/client";
 import { ErrorBanner, Field, Loading, Page } from "../../ui/components";
 import { useLoad } from "../../ui/useLoad";
@@ -9,8 +9,10 @@ export function NotificationSettingsSection() {
   const settings = useLoad(() => api.GET("/admin/notification-settings"), []);
   const directory = useDirectory();
   const action = useAction();
-  const [fromId, setFromId] = useState("");
-  useEffect(() => setFromId(settings.data?.from_account_id ?? ""), [settings.data]);
+  // The admin's choice once made (null: the stored one), derived rather than copied in an
+  // effect, as in WebhookSettingsForm.
+  const [edited, setEdited] = useState<string | null>(null);
+  const fromId = edited ?? settings.data?.from_account_id ?? "";
 
   function save() {
     void action.run(
@@ -36,7 +38,7 @@ export function NotificationSettingsSection() {
           }}
         >
           <Field label="Send notification mails from" hint="Without one, a ticket's own mailbox sends its notifications, and the first active shared mailbox the digests">
-            <select value={fromId} onChange={(e) => setFromId(e.currentTarget.value)}>
+            <select value={fromId} onChange={(e) => setEdited(e.currentTarget.value)}>
               <option value="">The ticket's own mailbox</option>
               {directory.accounts
                 .filter((account) => account.is_active || account.id === fromId)

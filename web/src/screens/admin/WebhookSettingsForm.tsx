@@ -1,5 +1,5 @@
 // The tenant's webhook settings: whether URLs may reach private addresses.
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api } from "../../api/client";
 import { ErrorBanner } from "../../ui/components";
 import { useLoad } from "../../ui/useLoad";
@@ -8,8 +8,10 @@ import { ActionStatus, Check, useAction } from "./kit";
 export function WebhookSettingsForm() {
   const settings = useLoad(() => api.GET("/admin/webhook-settings"), []);
   const action = useAction();
-  const [allowPrivate, setAllowPrivate] = useState(false);
-  useEffect(() => setAllowPrivate(settings.data?.allow_private_targets ?? false), [settings.data]);
+  // The user's choice once they change it (null: the stored setting). Derived rather than copied
+  // in an effect, so a box ticked while the settings load is not reset by their arrival.
+  const [edited, setEdited] = useState<boolean | null>(null);
+  const allowPrivate = edited ?? settings.data?.allow_private_targets ?? false;
 
   function save() {
     if (allowPrivate && !confirmed()) return;
@@ -35,7 +37,7 @@ export function WebhookSettingsForm() {
       <Check
         label="Allow private, loopback and shared (CGNAT) addresses as webhook targets"
         checked={allowPrivate}
-        onChange={setAllowPrivate}
+        onChange={setEdited}
       />
       <button type="submit" class="primary" disabled={action.busy || !settings.data}>
         Save webhook settings

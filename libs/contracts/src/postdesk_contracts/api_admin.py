@@ -182,6 +182,45 @@ class UserCreated(UserView):
     )
 
 
+OpenTicketsChoice = Literal["keep", "unassign", "reassign"]
+
+
+class UserDeactivate(_Request):
+    """What becomes of the user's open tickets (status open or pending) when they are
+    deactivated: `keep` them assigned (the default, and what an empty body means),
+    `unassign` them (they show in their mailbox's unassigned view) or `reassign` them all
+    to `reassign_to`, an active user of the tenant who may be assignee on every mailbox
+    those tickets are in (else 422, nothing changed)."""
+
+    model_config = _Request.model_config | ex.example_config(
+        {"open_tickets": "reassign", "reassign_to": ex.AGENT_ID}
+    )
+
+    open_tickets: OpenTicketsChoice = "keep"
+    reassign_to: uuid.UUID | None = Field(
+        default=None, description="the new assignee; required with `reassign`, else refused"
+    )
+
+    @model_validator(mode="after")
+    def _target_with_reassign_only(self) -> UserDeactivate:
+        if (self.open_tickets == "reassign") != (self.reassign_to is not None):
+            raise ValueError("reassign_to is required with open_tickets=reassign, and only then")
+        return self
+
+
+class UserDeactivated(UserView):
+    """The deactivated user, and how many of their open tickets changed hands now (both 0
+    when they were kept, or when the user was already inactive)."""
+
+    model_config = ex.example_config(
+        ex.example_of(UserView)
+        | {"is_active": False, "tickets_reassigned": 12, "tickets_unassigned": 0}
+    )
+
+    tickets_reassigned: int = Field(default=0, description="open tickets given to reassign_to")
+    tickets_unassigned: int = Field(default=0, description="open tickets left unassigned")
+
+
 class PasswordReset(_Request):
     """A new password for a user who lost theirs. Without `password` one is generated and
     returned once. Either way every session of the user ends and a lockout is lifted."""

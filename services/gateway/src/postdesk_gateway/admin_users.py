@@ -3,6 +3,8 @@
 Invariants (besides those of `admin_common`):
 - A user is never deleted, only deactivated; an admin cannot deactivate or
   demote themselves (the tenant would risk having no admin left).
+- POST .../deactivate may hand the user's open tickets over (`ticket_handover`)
+  in the deactivation's transaction; PATCH is_active=false keeps them, as before.
 - Deactivating a user ends their sessions (refresh tokens revoked), so
   reactivating them later does not revive a session opened before.
 - Logins and mailbox addresses are lower-cased and unique across tenants (409).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
 
@@ -24,6 +27,8 @@ from postdesk_contracts.api_admin import (
     PasswordResetDone,
     UserCreate,
     UserCreated,
+    UserDeactivate,
+    UserDeactivated,
     UserList,
     UserUpdate,
     UserView,
@@ -39,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from postdesk_gateway import tokens_db
+from postdesk_gateway import ticket_handover, tokens_db
 from postdesk_gateway.access import weak_password_reason
 from postdesk_gateway.admin_common import (
     add_owner_assignment,
@@ -277,29 +282,54 @@ async def update_user(
 
 
 async def deactivate_user(
-    session: AsyncSession, user: CurrentUser, user_id: uuid.UUID, *, ip: str
-) -> UserView:
-    """Deactivate a user: they are locked out at once (every request loads the active user).
-    Deactivating an inactive user changes nothing and writes no audit row."""
+    session: AsyncSession,
+    user: CurrentUser,
+    user_id: uuid.UUID,
+    data: UserDeactivate,
+    *,
+    ip: str,
+    wake_relay: Callable[[], None],
+) -> UserDeactivated:
+    """Deactivate a user: they are locked out at once (every request loads the active user),
+    and their open tickets are kept, unassigned or reassigned as `data` says
+    (`ticket_handover`), all in one transaction. Deactivating an inactive user changes
+    nothing (their tickets included) and writes no audit row."""
     require_admin(user)
     if user_id == user.id:
         raise UnprocessableError("you cannot deactivate yourself")
     target = await tenant_user(session, user, user_id, lock=True)
-    if target.is_active:
-        target.is_active = False
-        await tokens_db.revoke_user_refresh_tokens(session, target.id, datetime.now(UTC))
-        audit_change(
-            session,
-            user,
-            action="user.deactivated",
-            object_type=OBJECT_TYPE,
-            object_id=target.id,
-            ip=ip,
-            old={"is_active": True},
-            new={"is_active": False},
-        )
-        await session.commit()
-    return _view(target)
+    if not target.is_active:
+        return UserDeactivated(**_view(target).model_dump())
+    now = datetime.now(UTC)
+    moved = await ticket_handover.hand_over_open_tickets(
+        session, user, target, data.open_tickets, data.reassign_to, ip=ip, now=now
+    )
+    target.is_active = False
+    await tokens_db.revoke_user_refresh_tokens(session, target.id, now)
+    audit_change(
+        session,
+        user,
+        action="user.deactivated",
+        object_type=OBJECT_TYPE,
+        object_id=target.id,
+        ip=ip,
+        old={"is_active": True},
+        new={
+            "is_active": False,
+            "open_tickets": data.open_tickets,
+            "reassign_to": str(data.reassign_to) if data.reassign_to else None,
+            "tickets_changed": moved,
+        },
+    )
+    await session.commit()
+    if moved:
+        wake_relay()
+    reassigned = moved if data.open_tickets == "reassign" else 0
+    return UserDeactivated(
+        **_view(target).model_dump(),
+        tickets_reassigned=reassigned,
+        tickets_unassigned=moved - reassigned,
+    )
 
 
 async def reset_password(

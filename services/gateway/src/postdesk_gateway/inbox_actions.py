@@ -113,7 +113,13 @@ def _apply(ticket: Ticket, changes: list[FieldChange], now: datetime) -> None:
     ticket.updated_at = now
 
 
-def _events(user: CurrentUser, ticket: Ticket, changes: list[FieldChange]) -> list[Envelope[Any]]:
+def _events(
+    user: CurrentUser,
+    ticket: Ticket,
+    changes: list[FieldChange],
+    *,
+    reason: str = "assigned by an agent",
+) -> list[Envelope[Any]]:
     """ticket.assigned for a new assignee; ticket.updated for every other change (an
     unassignment included)."""
     events: list[Envelope[Any]] = []
@@ -128,7 +134,7 @@ def _events(user: CurrentUser, ticket: Ticket, changes: list[FieldChange]) -> li
                     assignee_id=uuid.UUID(str(assigned.new)),
                     previous_assignee_id=uuid.UUID(assigned.old) if assigned.old else None,
                     rule=AGENT_RULE,
-                    reason="assigned by an agent",
+                    reason=reason,
                     assigned_by=user.id,
                 ),
                 tenant_id=user.tenant_id,
@@ -196,6 +202,29 @@ def _record(
             "event_ids": [str(e.id) for e in events],
         },
     )
+
+
+def record_assignee_change(
+    session: AsyncSession,
+    user: CurrentUser,
+    ticket: Ticket,
+    assignee_id: uuid.UUID | None,
+    *,
+    reason: str,
+    ip: str,
+    now: datetime,
+) -> None:
+    """Give a locked ticket a new assignee (None: unassigned) exactly as `change_ticket`
+    would, with its history row, audit row and event in the session, for a caller that has
+    judged the assignee itself (in bulk) and commits, notifies and wakes the relay."""
+    old = str(ticket.assignee_id) if ticket.assignee_id else None
+    new = str(assignee_id) if assignee_id else None
+    if old == new:
+        return
+    changes = [FieldChange("assignee_id", old, new)]
+    _apply(ticket, changes, now)
+    events = _events(user, ticket, changes, reason=reason)
+    _record(session, user, ticket, changes, events, action="ticket.updated", ip=ip, now=now)
 
 
 async def change_ticket(

@@ -7,7 +7,7 @@ assignments, soft delete) stays in one place.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -294,13 +294,11 @@ async def mark_unread(session: AsyncSession, user: CurrentUser, ticket: Ticket) 
     )
 
 
-async def can_be_assignee(
-    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, account_id: uuid.UUID
-) -> bool:
-    """An active user of the tenant with an active, non-viewer assignment on the mailbox."""
-    query = select(col(EmailAssignment.id)).where(
+def _assignee_condition(tenant_id: uuid.UUID, user_id: uuid.UUID) -> ColumnElement[bool]:
+    """The rule for who may be a ticket's assignee, on the assignment rows of `user_id`: an
+    active user of the tenant with an active, non-viewer assignment on the mailbox."""
+    return and_(
         col(EmailAssignment.tenant_id) == tenant_id,
-        col(EmailAssignment.account_id) == account_id,
         col(EmailAssignment.user_id) == user_id,
         col(EmailAssignment.is_active).is_(True),
         col(EmailAssignment.role) != AssignmentRole.VIEWER,
@@ -310,4 +308,30 @@ async def can_be_assignee(
             col(User.is_active).is_(True),
         ),
     )
+
+
+async def can_be_assignee(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, account_id: uuid.UUID
+) -> bool:
+    """An active user of the tenant with an active, non-viewer assignment on the mailbox."""
+    query = select(col(EmailAssignment.id)).where(
+        _assignee_condition(tenant_id, user_id), col(EmailAssignment.account_id) == account_id
+    )
     return (await session.execute(query)).first() is not None
+
+
+async def assignee_accounts(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    account_ids: Collection[uuid.UUID],
+) -> set[uuid.UUID]:
+    """Those of `account_ids` whose tickets `user_id` may be assignee of (`can_be_assignee`
+    for many mailboxes in one query)."""
+    if not account_ids:
+        return set()
+    query = select(col(EmailAssignment.account_id)).where(
+        _assignee_condition(tenant_id, user_id),
+        col(EmailAssignment.account_id).in_(list(account_ids)),
+    )
+    return set((await session.scalars(query)).all())

@@ -29,7 +29,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -44,7 +44,7 @@ from postdesk_contracts.api_ticket_live import (
 )
 from postdesk_runtime import Sessions
 from postdesk_schema import Ticket
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, Text, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from postdesk_gateway import db
@@ -74,6 +74,20 @@ async def notify_ticket_id_changed(
     """`notify_ticket_changed` for a ticket known by its id only."""
     notice = TicketChangeNotice(tenant_id=tenant_id, ticket_id=ticket_id, change=change)
     await _notify(session, notice.model_dump_json())
+
+
+async def notify_tickets_changed(
+    session: AsyncSession, tenant_id: uuid.UUID, ticket_ids: Sequence[uuid.UUID], change: str
+) -> None:
+    """`notify_ticket_changed` for many tickets in one statement (one notify each)."""
+    if not ticket_ids:
+        return
+    payloads = [
+        TicketChangeNotice(tenant_id=tenant_id, ticket_id=i, change=change).model_dump_json()
+        for i in ticket_ids
+    ]
+    payload = func.unnest(literal(payloads, ARRAY(Text))).column_valued("payload")
+    await session.execute(select(func.pg_notify(TICKET_CHANNEL, payload)))
 
 
 async def notify_presence(

@@ -4,6 +4,7 @@ import { api } from "../../api/client";
 import { Badge } from "../../ui/components";
 import { AssignmentsPanel } from "./AssignmentsPanel";
 import { ActionStatus, OneTimeSecret, confirmed, useAction, type Directory, type Schema } from "./kit";
+import { UserDeactivateForm } from "./UserDeactivateForm";
 import { UserEditForm } from "./UserForms";
 
 type User = Schema<"UserView">;
@@ -23,6 +24,7 @@ export function UserDetail({
   const action = useAction();
   const [editing, setEditing] = useState(false);
   const [password, setPassword] = useState<string | null>(null);
+  const [deactivating, setDeactivating] = useState(false);
 
   function resetPassword() {
     if (!confirmed(`Reset the password of ${user.full_name}? Every session of theirs ends.`)) return;
@@ -30,15 +32,6 @@ export function UserDetail({
       () => api.POST("/admin/users/{user_id}/password", { params: { path: { user_id: user.id } }, body: {} }),
       (done) => setPassword(done?.temporary_password ?? null),
       "Password reset.",
-    );
-  }
-
-  function deactivate() {
-    if (!confirmed(`Deactivate ${user.full_name}? They are locked out at once.`)) return;
-    void action.run(
-      () => api.POST("/admin/users/{user_id}/deactivate", { params: { path: { user_id: user.id } } }),
-      () => onChanged(`${user.full_name} deactivated.`),
-      "User deactivated.",
     );
   }
 
@@ -66,10 +59,26 @@ export function UserDetail({
         <button type="button" disabled={action.busy || !user.is_active} onClick={resetPassword}>
           Reset password
         </button>
-        <button type="button" class="danger" disabled={action.busy || !user.is_active} onClick={deactivate}>
+        <button
+          type="button"
+          class="danger"
+          disabled={action.busy || !user.is_active}
+          onClick={() => setDeactivating(true)}
+        >
           Deactivate user
         </button>
       </div>
+      {deactivating ? (
+        <UserDeactivateForm
+          user={user}
+          directory={directory}
+          onDeactivated={(message) => {
+            setDeactivating(false);
+            onChanged(message);
+          }}
+          onCancel={() => setDeactivating(false)}
+        />
+      ) : null}
       {editing ? (
         <UserEditForm
           user={user}

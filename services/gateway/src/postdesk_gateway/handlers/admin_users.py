@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
@@ -13,6 +14,8 @@ from postdesk_contracts.api_admin import (
     PasswordResetDone,
     UserCreate,
     UserCreated,
+    UserDeactivate,
+    UserDeactivated,
     UserList,
     UserUpdate,
     UserView,
@@ -108,9 +111,22 @@ class UserAdminController(Controller):
         session: NamedDependency[AsyncSession],
         user: NamedDependency[CurrentUser],
         client_ip: NamedDependency[str],
-    ) -> UserView:
-        """Deactivate a user (never deleted): locked out at once, their sessions ended."""
-        return await admin_users.deactivate_user(session, user, user_id, ip=client_ip)
+        wake_relay: NamedDependency[Callable[[], None]],
+        data: JSONBody[UserDeactivate | None] = None,
+    ) -> UserDeactivated:
+        """Deactivate a user (never deleted): locked out at once, their sessions ended. Their
+        open (open or pending) tickets are kept assigned (the default, or no body), left
+        unassigned, or all reassigned to `reassign_to`, each like a manual reassignment
+        (history, audit, ticket.assigned or ticket.updated event); 422 and nothing changed
+        when that user is not active in the tenant or may not be assignee of any of them."""
+        return await admin_users.deactivate_user(
+            session,
+            user,
+            user_id,
+            data or UserDeactivate(),
+            ip=client_ip,
+            wake_relay=wake_relay,
+        )
 
     @post("/{user_id:uuid}/password", status_code=200, responses=problems(400, 401, 403, 404, 422))
     async def reset_password(

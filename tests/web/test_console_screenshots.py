@@ -53,6 +53,8 @@ async def test_screenshots_of_the_main_screens(browser: Browser, stack: Stack) -
         await shoot(page, "inbox")
         await open_route(page, stack, f"/tickets/{delivered[0].ticket_id}")
         await expect(page.get_by_role("heading", level=1)).to_have_text(delivered[0].subject)
+        # the assignee's name once the ticket's staff list is in ("…" until then)
+        await expect(page.locator(".ticket-facts")).not_to_contain_text("…")
         await shoot(page, "ticket")
         await open_route(page, stack, "/compose")
         await expect(page.get_by_label("Subject")).to_be_visible()

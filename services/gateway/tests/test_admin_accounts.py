@@ -17,6 +17,7 @@ import httpx
 import pytest
 from postdesk_runtime import Sessions
 from postdesk_schema import AuditLog, EmailAccount, EmailAssignment, Ticket
+from postdesk_testing.problems import problem_detail
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
@@ -28,13 +29,6 @@ Auth = Callable[[str], dict[str, str]]
 def body(response: httpx.Response, status: int) -> Any:
     assert response.status_code == status, response.text
     return response.json()
-
-
-def problem(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    detail: str = response.json()["detail"]
-    return detail
 
 
 def address() -> str:
@@ -137,7 +131,7 @@ async def test_create_shared_and_personal(
 async def test_create_validation(client: httpx.AsyncClient, auth: Auth, world: Any) -> None:
     """A taken address is 409 (in any tenant); an owner of another tenant 404; rules that
     depend on the kind, and bad working hours, 422; unknown fields and values 400."""
-    problem(
+    problem_detail(
         await client.post(
             "/admin/accounts",
             json={"address": world.accounts["b_support"].address.upper()},
@@ -146,7 +140,7 @@ async def test_create_validation(client: httpx.AsyncClient, auth: Auth, world: A
         409,
     )
     b_owner = str(world.users["admin_b"].id)
-    problem(
+    problem_detail(
         await client.post(
             "/admin/accounts",
             json={"address": address(), "kind": "personal", "owner_user_id": b_owner},
@@ -160,7 +154,7 @@ async def test_create_validation(client: httpx.AsyncClient, auth: Auth, world: A
         {"working_hours": {"mon": [["09:00"]]}},
         {"timezone": "Nowhere/City"},
     ):
-        problem(
+        problem_detail(
             await client.post(
                 "/admin/accounts", json={"address": address(), **fields}, headers=auth("admin")
             ),
@@ -173,7 +167,7 @@ async def test_create_validation(client: httpx.AsyncClient, auth: Auth, world: A
         {"tenant_id": str(world.tenant_b)},
     ]
     for fields in refused:
-        problem(
+        problem_detail(
             await client.post(
                 "/admin/accounts", json={"address": address(), **fields}, headers=auth("admin")
             ),
@@ -209,9 +203,13 @@ async def test_update_and_deactivate(
         200,
     )
     assert (changed["subject_match_days"], changed["reopen_policy"]) == (None, "follow_up")
-    problem(await client.patch(url, json={"timezone": "Bad/Zone"}, headers=auth("admin")), 422)
-    problem(await client.patch(url, json={"signature": None}, headers=auth("admin")), 422)
-    problem(await client.patch(url, json={"address": "x@y.test"}, headers=auth("admin")), 400)
+    problem_detail(
+        await client.patch(url, json={"timezone": "Bad/Zone"}, headers=auth("admin")), 422
+    )
+    problem_detail(await client.patch(url, json={"signature": None}, headers=auth("admin")), 422)
+    problem_detail(
+        await client.patch(url, json={"address": "x@y.test"}, headers=auth("admin")), 400
+    )
     assert (
         body(await client.post(f"{url}/deactivate", headers=auth("admin")), 200)["is_active"]
         is False
@@ -239,18 +237,20 @@ async def test_members_refused_and_tenants_apart(
     support = world.accounts["support"].id
     url = f"/admin/accounts/{support}"
     for role in ("primary", "viewer"):
-        problem(await client.get("/admin/accounts", headers=auth(role)), 403)
-        problem(await client.get(url, headers=auth(role)), 403)
-        problem(
+        problem_detail(await client.get("/admin/accounts", headers=auth(role)), 403)
+        problem_detail(await client.get(url, headers=auth(role)), 403)
+        problem_detail(
             await client.post("/admin/accounts", json={"address": address()}, headers=auth(role)),
             403,
         )
-        problem(await client.patch(url, json={"display_name": "x"}, headers=auth(role)), 403)
-        problem(await client.post(f"{url}/deactivate", headers=auth(role)), 403)
-    problem(await client.get(url, headers=auth("admin_b")), 404)
-    problem(await client.patch(url, json={"display_name": "mine"}, headers=auth("admin_b")), 404)
-    problem(await client.post(f"{url}/deactivate", headers=auth("admin_b")), 404)
-    problem(await client.get(f"{url}/assignments", headers=auth("admin_b")), 404)
+        problem_detail(await client.patch(url, json={"display_name": "x"}, headers=auth(role)), 403)
+        problem_detail(await client.post(f"{url}/deactivate", headers=auth(role)), 403)
+    problem_detail(await client.get(url, headers=auth("admin_b")), 404)
+    problem_detail(
+        await client.patch(url, json={"display_name": "mine"}, headers=auth("admin_b")), 404
+    )
+    problem_detail(await client.post(f"{url}/deactivate", headers=auth("admin_b")), 404)
+    problem_detail(await client.get(f"{url}/assignments", headers=auth("admin_b")), 404)
     async with sessions() as session:
         stored = await session.get(EmailAccount, support)
     assert stored is not None

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from postdesk_runtime import Sessions
 from postdesk_schema import AuditLog, EmailAssignment
+from postdesk_testing.problems import problem_detail
 from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
@@ -25,13 +26,6 @@ Auth = Callable[[str], dict[str, str]]
 def body(response: httpx.Response, status: int) -> Any:
     assert response.status_code == status, response.text
     return response.json()
-
-
-def problem(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    detail: str = response.json()["detail"]
-    return detail
 
 
 async def audited(sessions: Sessions, assignment_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -103,7 +97,7 @@ async def test_add_change_remove_with_effect_and_audit(
     )
     assert await sees_ticket(client, auth, "unassigned", sales_ticket)
     url = f"/admin/assignments/{added['id']}"
-    problem(await client.patch(url, json={"can_send": True}, headers=auth("admin")), 422)
+    problem_detail(await client.patch(url, json={"can_send": True}, headers=auth("admin")), 422)
     changed = body(
         await client.patch(
             url, json={"role": "backup", "can_send": True, "priority": 3}, headers=auth("admin")
@@ -111,7 +105,7 @@ async def test_add_change_remove_with_effect_and_audit(
         200,
     )
     assert (changed["role"], changed["can_send"], changed["priority"]) == ("backup", True, 3)
-    problem(await client.patch(url, json={"role": "viewer"}, headers=auth("admin")), 422)
+    problem_detail(await client.patch(url, json={"role": "viewer"}, headers=auth("admin")), 422)
     removed = body(await client.delete(url, headers=auth("admin")), 200)
     assert removed["is_active"] is False
     assert not await sees_ticket(client, auth, "unassigned", sales_ticket)
@@ -152,7 +146,7 @@ async def test_add_validation(client: httpx.AsyncClient, auth: Auth, world: Any)
     support, primary = str(world.accounts["support"].id), str(world.users["primary"].id)
     unassigned = str(world.users["unassigned"].id)
     for rights in ({"can_send": True}, {"can_delete": True}):
-        problem(
+        problem_detail(
             await client.post(
                 "/admin/assignments",
                 json={"account_id": support, "user_id": unassigned, "role": "viewer", **rights},
@@ -160,7 +154,7 @@ async def test_add_validation(client: httpx.AsyncClient, auth: Auth, world: Any)
             ),
             422,
         )
-    problem(
+    problem_detail(
         await client.post(
             "/admin/assignments",
             json={"account_id": support, "user_id": primary, "role": "backup"},
@@ -172,12 +166,14 @@ async def test_add_validation(client: httpx.AsyncClient, auth: Auth, world: Any)
         {"account_id": support, "user_id": unassigned, "role": "owner"},
         {"account_id": support, "user_id": unassigned, "role": "backup", "tenant_id": support},
     ):
-        problem(await client.post("/admin/assignments", json=payload, headers=auth("admin")), 400)
+        problem_detail(
+            await client.post("/admin/assignments", json=payload, headers=auth("admin")), 400
+        )
     for payload in (
         {"account_id": str(world.accounts["b_support"].id), "user_id": unassigned},
         {"account_id": support, "user_id": str(world.users["admin_b"].id)},
     ):
-        problem(
+        problem_detail(
             await client.post(
                 "/admin/assignments", json=payload | {"role": "backup"}, headers=auth("admin")
             ),
@@ -205,23 +201,25 @@ async def test_members_refused_and_tenants_apart(
         "role": "viewer",
     }
     for role in ("primary", "viewer"):
-        problem(
+        problem_detail(
             await client.get(
                 f"/admin/users/{world.users['viewer'].id}/assignments", headers=auth(role)
             ),
             403,
         )
-        problem(await client.post("/admin/assignments", json=payload, headers=auth(role)), 403)
-        problem(await client.patch(url, json={"role": "primary"}, headers=auth(role)), 403)
-        problem(await client.delete(url, headers=auth(role)), 403)
-    problem(
+        problem_detail(
+            await client.post("/admin/assignments", json=payload, headers=auth(role)), 403
+        )
+        problem_detail(await client.patch(url, json={"role": "primary"}, headers=auth(role)), 403)
+        problem_detail(await client.delete(url, headers=auth(role)), 403)
+    problem_detail(
         await client.get(
             f"/admin/users/{world.users['viewer'].id}/assignments", headers=auth("admin_b")
         ),
         404,
     )
-    problem(await client.patch(url, json={"role": "primary"}, headers=auth("admin_b")), 404)
-    problem(await client.delete(url, headers=auth("admin_b")), 404)
+    problem_detail(await client.patch(url, json={"role": "primary"}, headers=auth("admin_b")), 404)
+    problem_detail(await client.delete(url, headers=auth("admin_b")), 404)
     async with sessions() as session:
         stored = await session.get(EmailAssignment, viewer.id)
     assert stored is not None

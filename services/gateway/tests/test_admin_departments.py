@@ -15,6 +15,7 @@ import httpx
 import pytest
 from postdesk_runtime import Sessions
 from postdesk_schema import AuditLog, Department
+from postdesk_testing.problems import problem_detail
 from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
@@ -25,13 +26,6 @@ Auth = Callable[[str], dict[str, str]]
 def body(response: httpx.Response, status: int) -> Any:
     assert response.status_code == status, response.text
     return response.json()
-
-
-def problem(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    detail: str = response.json()["detail"]
-    return detail
 
 
 async def create(client: httpx.AsyncClient, auth: Auth, role: str = "admin", **fields: Any) -> Any:
@@ -68,7 +62,9 @@ async def test_create_list_update_delete_audited(
     assert (changed["routing_strategy"], changed["description"]) == ("least_open", "EU")
     gone = await client.delete(f"/admin/departments/{created['id']}", headers=auth("admin"))
     assert gone.status_code == 204, gone.text
-    problem(await client.get(f"/admin/departments/{created['id']}", headers=auth("admin")), 404)
+    problem_detail(
+        await client.get(f"/admin/departments/{created['id']}", headers=auth("admin")), 404
+    )
     assert await actions(sessions, created["id"]) == [
         "department.created",
         "department.updated",
@@ -78,7 +74,7 @@ async def test_create_list_update_delete_audited(
 
 async def test_validation(client: httpx.AsyncClient, auth: Auth) -> None:
     """Unknown strategies and fields are 400, a taken name 409, a null name 422."""
-    problem(
+    problem_detail(
         await client.post(
             "/admin/departments",
             json={"name": "X", "routing_strategy": "random"},
@@ -86,7 +82,7 @@ async def test_validation(client: httpx.AsyncClient, auth: Auth) -> None:
         ),
         400,
     )
-    problem(
+    problem_detail(
         await client.post(
             "/admin/departments",
             json={"name": "Y", "tenant_id": str(uuid.uuid4())},
@@ -95,13 +91,13 @@ async def test_validation(client: httpx.AsyncClient, auth: Auth) -> None:
         400,
     )
     first = await create(client, auth)
-    problem(
+    problem_detail(
         await client.post(
             "/admin/departments", json={"name": first["name"]}, headers=auth("admin")
         ),
         409,
     )
-    problem(
+    problem_detail(
         await client.patch(
             f"/admin/departments/{first['id']}", json={"name": None}, headers=auth("admin")
         ),
@@ -123,7 +119,7 @@ async def test_delete_refused_while_referred_to(
         200,
     )
     url = f"/admin/departments/{department['id']}"
-    assert "users" in problem(await client.delete(url, headers=auth("admin")), 409)
+    assert "users" in problem_detail(await client.delete(url, headers=auth("admin")), 409)
     body(
         await client.patch(
             f"/admin/users/{world.users['unassigned'].id}",
@@ -140,7 +136,7 @@ async def test_delete_refused_while_referred_to(
         ),
         200,
     )
-    assert "email accounts" in problem(await client.delete(url, headers=auth("admin")), 409)
+    assert "email accounts" in problem_detail(await client.delete(url, headers=auth("admin")), 409)
     body(
         await client.patch(
             f"/admin/accounts/{world.accounts['sales'].id}",
@@ -160,16 +156,16 @@ async def test_members_refused_and_tenants_apart(
     department = await create(client, auth)
     url = f"/admin/departments/{department['id']}"
     for role in ("primary", "viewer"):
-        problem(await client.get("/admin/departments", headers=auth(role)), 403)
-        problem(await client.get(url, headers=auth(role)), 403)
-        problem(
+        problem_detail(await client.get("/admin/departments", headers=auth(role)), 403)
+        problem_detail(await client.get(url, headers=auth(role)), 403)
+        problem_detail(
             await client.post("/admin/departments", json={"name": "Z"}, headers=auth(role)), 403
         )
-        problem(await client.patch(url, json={"name": "Z"}, headers=auth(role)), 403)
-        problem(await client.delete(url, headers=auth(role)), 403)
-    problem(await client.get(url, headers=auth("admin_b")), 404)
-    problem(await client.patch(url, json={"name": "Mine"}, headers=auth("admin_b")), 404)
-    problem(await client.delete(url, headers=auth("admin_b")), 404)
+        problem_detail(await client.patch(url, json={"name": "Z"}, headers=auth(role)), 403)
+        problem_detail(await client.delete(url, headers=auth(role)), 403)
+    problem_detail(await client.get(url, headers=auth("admin_b")), 404)
+    problem_detail(await client.patch(url, json={"name": "Mine"}, headers=auth("admin_b")), 404)
+    problem_detail(await client.delete(url, headers=auth("admin_b")), 404)
     listed = body(await client.get("/admin/departments", headers=auth("admin_b")), 200)
     assert department["id"] not in {item["id"] for item in listed["items"]}
     assert await actions(sessions, department["id"]) == ["department.created"]

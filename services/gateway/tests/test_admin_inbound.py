@@ -18,6 +18,7 @@ from postdesk_gateway.settings import GatewaySettings
 from postdesk_runtime import Sessions
 from postdesk_runtime.imap_credentials import open_imap_password
 from postdesk_schema import AuditLog, ImapMailbox, ImapSyncState
+from postdesk_testing.problems import problem_detail
 from sqlmodel import col, delete, select
 
 pytestmark = pytest.mark.integration
@@ -43,13 +44,6 @@ IMAP_PASSWORD = "imap secret 123"
 def body(response: httpx.Response, status: int) -> Any:
     assert response.status_code == status, response.text
     return response.json()
-
-
-def problem(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    detail: str = response.json()["detail"]
-    return detail
 
 
 def domain() -> str:
@@ -92,13 +86,13 @@ async def test_domains(
     assert created["domain"] == name.lower()
     listed = body(await client.get("/admin/inbound-domains", headers=auth("admin")), 200)
     assert created["id"] in {item["id"] for item in listed["items"]}
-    problem(
+    problem_detail(
         await client.post(
             "/admin/inbound-domains", json={"domain": name.upper()}, headers=auth("admin_b")
         ),
         409,
     )
-    problem(
+    problem_detail(
         await client.post(
             "/admin/inbound-domains",
             json={
@@ -109,7 +103,7 @@ async def test_domains(
         ),
         404,
     )
-    problem(
+    problem_detail(
         await client.post(
             "/admin/inbound-domains", json={"domain": "not a domain"}, headers=auth("admin")
         ),
@@ -140,7 +134,7 @@ async def test_addresses(client: httpx.AsyncClient, auth: Auth, world: Any) -> N
         201,
     )
     assert created["address"] == address.lower()
-    problem(
+    problem_detail(
         await client.post(
             "/admin/inbound-addresses",
             json={"address": address, "account_id": str(world.accounts["b_support"].id)},
@@ -149,7 +143,7 @@ async def test_addresses(client: httpx.AsyncClient, auth: Auth, world: Any) -> N
         409,
     )
     url = f"/admin/inbound-addresses/{created['id']}"
-    problem(
+    problem_detail(
         await client.patch(
             url, json={"account_id": str(world.accounts["b_support"].id)}, headers=auth("admin")
         ),
@@ -164,7 +158,7 @@ async def test_addresses(client: httpx.AsyncClient, auth: Auth, world: Any) -> N
         200,
     )
     assert (changed["account_id"], changed["is_active"]) == (str(world.accounts["sales"].id), False)
-    problem(await client.patch(url, json={"account_id": None}, headers=auth("admin")), 422)
+    problem_detail(await client.patch(url, json={"account_id": None}, headers=auth("admin")), 422)
     assert (await client.delete(url, headers=auth("admin"))).status_code == 204
     listed = body(await client.get("/admin/inbound-addresses", headers=auth("admin")), 200)
     assert created["id"] not in {item["id"] for item in listed["items"]}
@@ -222,13 +216,13 @@ async def test_imap_validation_and_delete(
         ({"port": 0}, 400),
         ({"password_ciphertext": "x"}, 400),
     ):
-        problem(
+        problem_detail(
             await client.post(
                 "/admin/imap-mailboxes", json=imap(support, **fields), headers=auth("admin")
             ),
             status,
         )
-    problem(
+    problem_detail(
         await client.post(
             "/admin/imap-mailboxes",
             json=imap(world.accounts["b_support"].id),
@@ -245,10 +239,12 @@ async def test_imap_validation_and_delete(
         201,
     )
     url = f"/admin/imap-mailboxes/{moved['id']}"
-    problem(await client.patch(url, json={"move_to_folder": None}, headers=auth("admin")), 422)
+    problem_detail(
+        await client.patch(url, json={"move_to_folder": None}, headers=auth("admin")), 422
+    )
     async with sessions() as session, session.begin():
         session.add(ImapSyncState(mailbox_id=uuid.UUID(moved["id"]), last_uid=5))
-    problem(await client.delete(url, headers=auth("admin")), 409)
+    problem_detail(await client.delete(url, headers=auth("admin")), 409)
     assert (
         body(await client.patch(url, json={"is_active": False}, headers=auth("admin")), 200)[
             "is_active"
@@ -260,7 +256,7 @@ async def test_imap_validation_and_delete(
     )
     fresh_url = f"/admin/imap-mailboxes/{fresh['id']}"
     assert (await client.delete(fresh_url, headers=auth("admin"))).status_code == 204
-    problem(await client.get(fresh_url, headers=auth("admin")), 404)
+    problem_detail(await client.get(fresh_url, headers=auth("admin")), 404)
 
 
 async def test_members_refused_and_tenants_apart(
@@ -282,12 +278,14 @@ async def test_members_refused_and_tenants_apart(
     }
     for base, row_id in rows.items():
         for role in ("primary", "viewer"):
-            problem(await client.get(base, headers=auth(role)), 403)
-            problem(await client.post(base, json=payloads[base], headers=auth(role)), 403)
-            problem(await client.patch(f"{base}/{row_id}", json={}, headers=auth(role)), 403)
-            problem(await client.delete(f"{base}/{row_id}", headers=auth(role)), 403)
-        problem(await client.patch(f"{base}/{row_id}", json={}, headers=auth("admin_b")), 404)
-        problem(await client.delete(f"{base}/{row_id}", headers=auth("admin_b")), 404)
+            problem_detail(await client.get(base, headers=auth(role)), 403)
+            problem_detail(await client.post(base, json=payloads[base], headers=auth(role)), 403)
+            problem_detail(await client.patch(f"{base}/{row_id}", json={}, headers=auth(role)), 403)
+            problem_detail(await client.delete(f"{base}/{row_id}", headers=auth(role)), 403)
+        problem_detail(
+            await client.patch(f"{base}/{row_id}", json={}, headers=auth("admin_b")), 404
+        )
+        problem_detail(await client.delete(f"{base}/{row_id}", headers=auth("admin_b")), 404)
         listed = body(await client.get(base, headers=auth("admin_b")), 200)
         assert row_id not in {item["id"] for item in listed["items"]}
         body(await client.patch(f"{base}/{row_id}", json={}, headers=auth("admin")), 200)

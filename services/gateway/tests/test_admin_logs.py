@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 from postdesk_runtime import Sessions
 from postdesk_schema import AuditLog, EmailProcessingLog
+from postdesk_testing.problems import problem_detail
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +28,6 @@ BASE = datetime(2024, 6, 1, tzinfo=UTC)
 def body(response: httpx.Response, status: int) -> Any:
     assert response.status_code == status, response.text
     return response.json()
-
-
-def problem(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    detail: str = response.json()["detail"]
-    return detail
 
 
 def log_row(tenant: uuid.UUID | None, minute: int, **fields: Any) -> EmailProcessingLog:
@@ -155,7 +149,7 @@ async def test_processing_log_filters(
         200,
     )
     assert {i["id"] for i in early["items"]} == {str(r.id) for r in seeded["rows"][:2]}
-    problem(
+    problem_detail(
         await client.get(
             "/admin/processing-logs",
             params={"since": (BASE + timedelta(days=1)).isoformat(), "until": BASE.isoformat()},
@@ -163,15 +157,19 @@ async def test_processing_log_filters(
         ),
         400,
     )
-    problem(await client.get("/admin/processing-logs?cursor=x", headers=auth("admin")), 400)
-    problem(await client.get("/admin/processing-logs?stage=a%00", headers=auth("admin")), 400)
-    problem(await client.get("/admin/audit-log?object_id=a%00", headers=auth("admin")), 400)
-    problem(
+    problem_detail(await client.get("/admin/processing-logs?cursor=x", headers=auth("admin")), 400)
+    problem_detail(
+        await client.get("/admin/processing-logs?stage=a%00", headers=auth("admin")), 400
+    )
+    problem_detail(await client.get("/admin/audit-log?object_id=a%00", headers=auth("admin")), 400)
+    problem_detail(
         await client.get("/admin/audit-log?since=2024-06-01T00:00:00", headers=auth("admin")), 400
     )
     for unix_time in ("1717200000", "1717200000.5"):  # no date-time, though msgspec reads one
-        problem(await client.get(f"/admin/audit-log?until={unix_time}", headers=auth("admin")), 400)
-        problem(
+        problem_detail(
+            await client.get(f"/admin/audit-log?until={unix_time}", headers=auth("admin")), 400
+        )
+        problem_detail(
             await client.get(f"/admin/processing-logs?since={unix_time}", headers=auth("admin")),
             400,
         )
@@ -234,8 +232,8 @@ async def test_members_refused_and_the_audit_log_is_append_only(
 ) -> None:
     """Members get 403; there is no route that changes or deletes an audit row."""
     for role in ("primary", "viewer"):
-        problem(await client.get("/admin/audit-log", headers=auth(role)), 403)
-        problem(await client.get("/admin/processing-logs", headers=auth(role)), 403)
+        problem_detail(await client.get("/admin/audit-log", headers=auth(role)), 403)
+        problem_detail(await client.get("/admin/processing-logs", headers=auth(role)), 403)
     entry = seeded["audits"][0].id
     for method in ("DELETE", "PATCH", "PUT"):
         response = await client.request(method, "/admin/audit-log", headers=auth("admin"))

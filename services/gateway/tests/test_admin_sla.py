@@ -15,6 +15,7 @@ import httpx
 import pytest
 from postdesk_runtime import Sessions
 from postdesk_schema import AuditLog, SlaTimer
+from postdesk_testing.problems import problem_detail
 from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
@@ -28,17 +29,10 @@ def body(response: httpx.Response, status: int) -> Any:
     return response.json()
 
 
-def problem(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    detail: str = response.json()["detail"]
-    return detail
-
-
 async def create(client: httpx.AsyncClient, auth: Auth, *, status: int = 201, **fields: Any) -> Any:
     payload = {"name": f"SLA {uuid.uuid4().hex[:6]}", "first_response_minutes": 60} | fields
     response = await client.post("/admin/sla-policies", json=payload, headers=auth("admin"))
-    return body(response, status) if status < 400 else problem(response, status)
+    return body(response, status) if status < 400 else problem_detail(response, status)
 
 
 async def test_life_of_a_policy(
@@ -74,7 +68,7 @@ async def test_life_of_a_policy(
         is False
     )
     assert (await client.delete(url, headers=auth("admin"))).status_code == 204
-    problem(await client.get(url, headers=auth("admin")), 404)
+    problem_detail(await client.get(url, headers=auth("admin")), 404)
     async with sessions() as session:
         trail = (
             await session.scalars(
@@ -129,13 +123,13 @@ async def test_rules(client: httpx.AsyncClient, auth: Auth, world: Any) -> None:
         200,
     )
     await create(client, auth, **scope)
-    problem(
+    problem_detail(
         await client.patch(
             f"/admin/sla-policies/{first['id']}", json={"is_active": True}, headers=auth("admin")
         ),
         409,
     )
-    problem(
+    problem_detail(
         await client.patch(
             f"/admin/sla-policies/{first['id']}",
             json={"first_response_minutes": None},
@@ -162,7 +156,7 @@ async def test_delete_refused_while_clocks_refer_to_it(
             )
         )
     url = f"/admin/sla-policies/{policy['id']}"
-    problem(await client.delete(url, headers=auth("admin")), 409)
+    problem_detail(await client.delete(url, headers=auth("admin")), 409)
     body(await client.get(url, headers=auth("admin")), 200)
 
 
@@ -171,9 +165,9 @@ async def test_members_refused_and_tenants_apart(client: httpx.AsyncClient, auth
     policy = await create(client, auth, priority="low")
     url = f"/admin/sla-policies/{policy['id']}"
     for role in ("primary", "viewer"):
-        problem(await client.get("/admin/sla-policies", headers=auth(role)), 403)
-        problem(await client.get(url, headers=auth(role)), 403)
-        problem(
+        problem_detail(await client.get("/admin/sla-policies", headers=auth(role)), 403)
+        problem_detail(await client.get(url, headers=auth(role)), 403)
+        problem_detail(
             await client.post(
                 "/admin/sla-policies",
                 json={"name": "x", "first_response_minutes": 5},
@@ -181,10 +175,10 @@ async def test_members_refused_and_tenants_apart(client: httpx.AsyncClient, auth
             ),
             403,
         )
-        problem(await client.patch(url, json={"name": "x"}, headers=auth(role)), 403)
-        problem(await client.delete(url, headers=auth(role)), 403)
-    problem(await client.get(url, headers=auth("admin_b")), 404)
-    problem(await client.patch(url, json={"name": "mine"}, headers=auth("admin_b")), 404)
-    problem(await client.delete(url, headers=auth("admin_b")), 404)
+        problem_detail(await client.patch(url, json={"name": "x"}, headers=auth(role)), 403)
+        problem_detail(await client.delete(url, headers=auth(role)), 403)
+    problem_detail(await client.get(url, headers=auth("admin_b")), 404)
+    problem_detail(await client.patch(url, json={"name": "mine"}, headers=auth("admin_b")), 404)
+    problem_detail(await client.delete(url, headers=auth("admin_b")), 404)
     listed = body(await client.get("/admin/sla-policies", headers=auth("admin_b")), 200)
     assert policy["id"] not in {item["id"] for item in listed["items"]}

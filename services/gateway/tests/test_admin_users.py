@@ -17,6 +17,7 @@ import pytest
 from argon2 import PasswordHasher
 from postdesk_runtime import Sessions
 from postdesk_schema import AuditLog, EmailAccount, EmailAssignment, User
+from postdesk_testing.problems import problem_detail
 from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
@@ -28,13 +29,6 @@ NEW_PASSWORD = "a long enough new password"
 def body(response: httpx.Response, status: int) -> Any:
     assert response.status_code == status, response.text
     return response.json()
-
-
-def problem(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    detail: str = response.json()["detail"]
-    return detail
 
 
 async def audit_rows(sessions: Sessions, object_id: str, action: str) -> list[AuditLog]:
@@ -56,14 +50,16 @@ async def test_members_are_refused(client: httpx.AsyncClient, auth: Auth, world:
     """Every admin users endpoint answers 403 to a member, even one with mailboxes."""
     some = world.users["viewer"].id
     for role in ("primary", "viewer"):
-        problem(await client.get("/admin/users", headers=auth(role)), 403)
-        problem(await client.get(f"/admin/users/{some}", headers=auth(role)), 403)
-        problem(await client.post("/admin/users", json=new_user(), headers=auth(role)), 403)
-        problem(
+        problem_detail(await client.get("/admin/users", headers=auth(role)), 403)
+        problem_detail(await client.get(f"/admin/users/{some}", headers=auth(role)), 403)
+        problem_detail(await client.post("/admin/users", json=new_user(), headers=auth(role)), 403)
+        problem_detail(
             await client.patch(f"/admin/users/{some}", json={"job_title": "x"}, headers=auth(role)),
             403,
         )
-        problem(await client.post(f"/admin/users/{some}/deactivate", headers=auth(role)), 403)
+        problem_detail(
+            await client.post(f"/admin/users/{some}/deactivate", headers=auth(role)), 403
+        )
 
 
 async def test_another_tenants_user_is_not_found(
@@ -71,14 +67,16 @@ async def test_another_tenants_user_is_not_found(
 ) -> None:
     """Tenant B's admin gets 404 for tenant A's user on every endpoint, and changes nothing."""
     target = world.users["viewer"].id
-    problem(await client.get(f"/admin/users/{target}", headers=auth("admin_b")), 404)
-    problem(
+    problem_detail(await client.get(f"/admin/users/{target}", headers=auth("admin_b")), 404)
+    problem_detail(
         await client.patch(
             f"/admin/users/{target}", json={"job_title": "hijacked"}, headers=auth("admin_b")
         ),
         404,
     )
-    problem(await client.post(f"/admin/users/{target}/deactivate", headers=auth("admin_b")), 404)
+    problem_detail(
+        await client.post(f"/admin/users/{target}/deactivate", headers=auth("admin_b")), 404
+    )
     listed = body(await client.get("/admin/users", headers=auth("admin_b")), 200)
     assert {item["email"] for item in listed["items"]} == {world.email("admin_b")}
     async with sessions() as session:
@@ -111,8 +109,8 @@ async def test_list_filters_and_pages(client: httpx.AsyncClient, auth: Auth, wor
     everyone = body(await client.get("/admin/users?limit=200", headers=auth("admin")), 200)
     assert seen == [item["id"] for item in everyone["items"]]
     assert len(seen) == len(set(seen)) >= 6
-    problem(await client.get("/admin/users?cursor=bogus", headers=auth("admin")), 400)
-    problem(await client.get("/admin/users?search=a%00b", headers=auth("admin")), 400)
+    problem_detail(await client.get("/admin/users?cursor=bogus", headers=auth("admin")), 400)
+    problem_detail(await client.get("/admin/users?search=a%00b", headers=auth("admin")), 400)
 
 
 async def test_create_with_company_email_makes_the_personal_mailbox(
@@ -171,7 +169,7 @@ async def test_taken_login_or_address_is_a_conflict_and_creates_nothing(
     client: httpx.AsyncClient, auth: Auth, world: Any, sessions: Sessions
 ) -> None:
     """409 for a login or company email taken in any tenant; no half-made user remains."""
-    problem(
+    problem_detail(
         await client.post(
             "/admin/users",
             json=new_user(email=world.email("admin_b").upper()),
@@ -180,7 +178,7 @@ async def test_taken_login_or_address_is_a_conflict_and_creates_nothing(
         409,
     )
     fresh = new_user(company_email=world.accounts["b_support"].address)
-    problem(await client.post("/admin/users", json=fresh, headers=auth("admin")), 409)
+    problem_detail(await client.post("/admin/users", json=fresh, headers=auth("admin")), 409)
     async with sessions() as session:
         leftover = await session.scalar(
             select(User).where(col(User.email) == fresh["email"].lower())
@@ -200,7 +198,7 @@ async def test_create_validates_schedule_preferences_and_fields(
         {"notification_preferences": {"nonsense": {"email": True}}},
     ]
     for fields in cases_422:
-        problem(
+        problem_detail(
             await client.post("/admin/users", json=new_user(**fields), headers=auth("admin")), 422
         )
     cases_400: list[dict[str, Any]] = [
@@ -212,7 +210,7 @@ async def test_create_validates_schedule_preferences_and_fields(
         {"working_hours": {"mon": [["09:00", "17:00\x00"]]}},
     ]
     for fields in cases_400:
-        problem(
+        problem_detail(
             await client.post("/admin/users", json=new_user(**fields), headers=auth("admin")), 400
         )
     department = body(
@@ -223,7 +221,7 @@ async def test_create_validates_schedule_preferences_and_fields(
         ),
         201,
     )
-    problem(
+    problem_detail(
         await client.post(
             "/admin/users", json=new_user(department_id=department["id"]), headers=auth("admin")
         ),
@@ -265,12 +263,12 @@ async def test_update_changes_only_given_fields_and_audits_old_and_new(
     assert row.actor_user_id == world.users["admin"].id
     assert row.ip == "127.0.0.1"
     url = f"/admin/users/{created['id']}"
-    problem(await client.patch(url, json={"password_hash": "x"}, headers=auth("admin")), 400)
-    problem(
+    problem_detail(await client.patch(url, json={"password_hash": "x"}, headers=auth("admin")), 400)
+    problem_detail(
         await client.patch(url, json={"tenant_id": str(world.tenant_b)}, headers=auth("admin")), 400
     )
-    problem(await client.patch(url, json={"full_name": None}, headers=auth("admin")), 422)
-    problem(
+    problem_detail(await client.patch(url, json={"full_name": None}, headers=auth("admin")), 422)
+    problem_detail(
         await client.patch(url, json={"working_hours": {"xyz": []}}, headers=auth("admin")), 422
     )
 
@@ -298,8 +296,8 @@ async def test_deactivate_locks_the_user_out_and_never_deletes(
     assert login.status_code == 401
     assert len(await audit_rows(sessions, created["id"], "user.deactivated")) == 1
     me = world.users["admin"].id
-    problem(await client.post(f"/admin/users/{me}/deactivate", headers=auth("admin")), 422)
-    problem(
+    problem_detail(await client.post(f"/admin/users/{me}/deactivate", headers=auth("admin")), 422)
+    problem_detail(
         await client.patch(f"/admin/users/{me}", json={"role": "member"}, headers=auth("admin")),
         422,
     )
@@ -334,10 +332,10 @@ class TestPasswordReset:
         assert done["user_id"] == created["id"]
         assert len(temporary) >= 20
         bearer = {"Authorization": f"Bearer {before['access_token']}"}
-        problem(await client.get("/me", headers=bearer), 401)
+        problem_detail(await client.get("/me", headers=bearer), 401)
         refresh = {"refresh_token": before["refresh_token"]}
-        problem(await client.post("/auth/refresh", json=refresh), 401)
-        problem(await self.login(client, created["email"], NEW_PASSWORD), 401)
+        problem_detail(await client.post("/auth/refresh", json=refresh), 401)
+        problem_detail(await self.login(client, created["email"], NEW_PASSWORD), 401)
         after = body(await self.login(client, created["email"], temporary), 200)
         me = {"Authorization": f"Bearer {after['access_token']}"}
         assert body(await client.get("/me", headers=me), 200)["email"] == created["email"]
@@ -379,15 +377,15 @@ class TestPasswordReset:
         target = world.users["viewer"].id
         url = f"/admin/users/{target}/password"
         for role in ("primary", "viewer"):
-            problem(await client.post(url, json={}, headers=auth(role)), 403)
-        problem(await client.post(url, json={}, headers=auth("admin_b")), 404)
+            problem_detail(await client.post(url, json={}, headers=auth(role)), 403)
+        problem_detail(await client.post(url, json={}, headers=auth("admin_b")), 404)
         own = f"/admin/users/{world.users['admin'].id}/password"
-        assert "/me/password" in problem(
+        assert "/me/password" in problem_detail(
             await client.post(own, json={}, headers=auth("admin")), 422
         )
         weak = "aaaaaaaaaaaaaaaa"
         response = await client.post(url, json={"password": weak}, headers=auth("admin"))
-        problem(response, 422)
+        problem_detail(response, 422)
         assert weak not in response.text
         short = await client.post(url, json={"password": "Zq9#xV"}, headers=auth("admin"))
         assert short.status_code == 400

@@ -19,6 +19,7 @@ from postdesk_runtime import Sessions
 from postdesk_runtime.keyring import Keyring
 from postdesk_schema import SmtpServer
 from postdesk_smtp.settings import ServerChanges, save_server
+from postdesk_testing.problems import assert_problem
 from postdesk_testing.smtp import smtp_server
 
 pytestmark = pytest.mark.integration
@@ -50,13 +51,6 @@ async def stored(sessions: Sessions, server_id: uuid.UUID) -> SmtpServer:
         found = await session.get(SmtpServer, server_id)
     assert found is not None
     return found
-
-
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    return body
 
 
 @pytest.mark.usefixtures("clean_smtp_servers")
@@ -195,7 +189,7 @@ class TestSmtpTest:
     ) -> None:
         await store(sessions, settings.keyring(), world.tenant_a, host="smtp.postdesk.invalid")
         response = await client.post("/admin/smtp/test", json={}, headers=auth(role))
-        problem(response, 403)
+        assert_problem(response, 403)
 
     async def test_404_without_settings_or_for_another_tenants_account(
         self,
@@ -205,13 +199,13 @@ class TestSmtpTest:
         sessions: Sessions,
         settings: GatewaySettings,
     ) -> None:
-        problem(await client.post("/admin/smtp/test", json={}, headers=auth("admin")), 404)
+        assert_problem(await client.post("/admin/smtp/test", json={}, headers=auth("admin")), 404)
         await store(sessions, settings.keyring(), world.tenant_b, host="smtp.postdesk.invalid")
         foreign = world.accounts["b_support"].id
         response = await client.post(
             "/admin/smtp/test", json={"account_id": str(foreign)}, headers=auth("admin")
         )
-        assert problem(response, 404)["detail"] == "no such account"
+        assert assert_problem(response, 404)["detail"] == "no such account"
         # tenant B's admin does reach tenant B's settings
         own = await client.post(
             "/admin/smtp/test", json={"account_id": str(foreign)}, headers=auth("admin_b")
@@ -219,4 +213,4 @@ class TestSmtpTest:
         assert own.json()["stage"] == "dns"
 
     async def test_without_a_token(self, client: httpx.AsyncClient) -> None:
-        problem(await client.post("/admin/smtp/test", json={}), 401)
+        assert_problem(await client.post("/admin/smtp/test", json={}), 401)

@@ -18,6 +18,7 @@ from postdesk_gateway.settings import GatewaySettings
 from postdesk_runtime import Sessions
 from postdesk_runtime.webhook_signing import open_secret
 from postdesk_schema import AuditLog, Tenant, WebhookDelivery, WebhookSubscription
+from postdesk_testing.problems import problem_detail
 from sqlalchemy import select, update
 from sqlmodel import col, delete
 
@@ -30,14 +31,6 @@ PUBLIC_URL = "https://93.184.215.14/hooks/postdesk"
 def body(response: httpx.Response, status: int) -> Any:
     assert response.status_code == status, response.text
     return response.json()
-
-
-def problem(response: httpx.Response, status: int) -> str:
-    """The `detail` of a problem response with `status`."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    detail: str = response.json()["detail"]
-    return detail
 
 
 @pytest.fixture
@@ -184,7 +177,7 @@ class TestSubscriptions:
             {"url": PUBLIC_URL, "event_types": ["ticket.created"], "secret": "mine"},
         ):
             response = await client.post("/admin/webhooks", json=payload, headers=auth("admin"))
-            problem(response, 400)
+            problem_detail(response, 400)
 
     async def test_delete_removes_the_subscription_and_its_deliveries(
         self, client: httpx.AsyncClient, auth: Auth, sessions: Sessions, world: Any
@@ -194,7 +187,7 @@ class TestSubscriptions:
         delivery = await add_delivery(sessions, created, world)
         url = f"/admin/webhooks/{created['id']}"
         assert (await client.delete(url, headers=auth("admin"))).status_code == 204
-        problem(await client.get(url, headers=auth("admin")), 404)
+        problem_detail(await client.get(url, headers=auth("admin")), 404)
         async with sessions() as session:
             assert await session.get(WebhookDelivery, delivery.id) is None
 
@@ -223,7 +216,7 @@ class TestAddressGuard:
             json={"url": url, "event_types": ["ticket.created"]},
             headers=auth("admin"),
         )
-        assert reason in problem(response, 422)
+        assert reason in problem_detail(response, 422)
         assert body(await client.get("/admin/webhooks", headers=auth("admin")), 200) == {
             "items": []
         }
@@ -237,7 +230,7 @@ class TestAddressGuard:
         response = await client.patch(
             url, json={"url": "http://192.168.1.20/hook"}, headers=auth("admin")
         )
-        assert "private address" in problem(response, 422)
+        assert "private address" in problem_detail(response, 422)
         assert body(await client.get(url, headers=auth("admin")), 200)["url"] == PUBLIC_URL
 
     async def test_tenant_setting_allows_private_but_not_link_local_targets(
@@ -267,7 +260,7 @@ class TestAddressGuard:
             json={"url": "http://169.254.169.254/", "event_types": ["ticket.created"]},
             headers=auth("admin"),
         )
-        assert "link-local" in problem(response, 422)
+        assert "link-local" in problem_detail(response, 422)
         async with sessions() as session:
             tenant = await session.get(Tenant, world.tenant_a)
         assert tenant is not None
@@ -302,7 +295,7 @@ class TestAccess:
                 ),
             ]
             for request in requests:
-                problem(await request, 403)
+                problem_detail(await request, 403)
 
     async def test_another_tenants_ids_are_not_found(
         self, client: httpx.AsyncClient, auth: Auth, sessions: Sessions, world: Any
@@ -322,7 +315,7 @@ class TestAccess:
             client.post(f"{base}/deliveries/{delivery.id}/redeliver", headers=auth("admin_b")),
         ]
         for request in requests:
-            problem(await request, 404)
+            problem_detail(await request, 404)
         assert body(await client.get("/admin/webhooks", headers=auth("admin_b")), 200) == {
             "items": []
         }
@@ -353,7 +346,9 @@ class TestDeliveries:
         assert [item["id"] for item in listed["items"]] == [ping["id"]]
 
         await client.patch(base, json={"is_active": False}, headers=auth("admin"))
-        assert "inactive" in problem(await client.post(f"{base}/test", headers=auth("admin")), 409)
+        assert "inactive" in problem_detail(
+            await client.post(f"{base}/test", headers=auth("admin")), 409
+        )
 
     async def test_deliveries_page_newest_first(
         self, client: httpx.AsyncClient, auth: Auth, sessions: Sessions, world: Any
@@ -379,7 +374,7 @@ class TestDeliveries:
                 break
         expected = sorted(made, key=lambda d: (d.created_at, d.id), reverse=True)
         assert seen == [str(d.id) for d in expected]
-        problem(
+        problem_detail(
             await client.get(base, params={"cursor": "bogus"}, headers=auth("admin")),
             400,
         )
@@ -408,6 +403,8 @@ class TestDeliveries:
         assert (reset["status"], reset["attempts"]) == ("pending", 0)
         assert reset["next_attempt_at"] is not None
         assert reset["attempt_log"] == failed.attempt_log
-        assert "this one is pending" in problem(await client.post(url, headers=auth("admin")), 409)
+        assert "this one is pending" in problem_detail(
+            await client.post(url, headers=auth("admin")), 409
+        )
         wrong = f"/admin/webhooks/{other['id']}/deliveries/{failed.id}/redeliver"
-        problem(await client.post(wrong, headers=auth("admin")), 404)
+        problem_detail(await client.post(wrong, headers=auth("admin")), 404)

@@ -96,6 +96,7 @@ ID_FIELDS = {
     "catch_all_account_id": "account_id",
     "from_account_id": "account_id",
     "into_ticket_id": "ticket_id",
+    "reassign_to": "user_id",
 }
 # Fields made unique per request, so that no other module's row refuses a body.
 UNIQUE_FIELDS = ("email", "address", "domain")
@@ -129,6 +130,15 @@ class Endpoint:
         return self.path.format(**{name: ids[name] for name in self.params})
 
 
+def body_model_ref(body: dict[str, Any]) -> str | None:
+    """The model a JSON body names: its $ref, or the one $ref of an optional body (oneOf the
+    model and null)."""
+    if "$ref" in body:
+        return str(body["$ref"])
+    refs = [str(choice["$ref"]) for choice in body.get("oneOf", []) if "$ref" in choice]
+    return refs[0] if len(refs) == 1 else None
+
+
 def operations(schema: dict[str, Any]) -> list[Endpoint]:
     """Every operation of the document."""
     found = []
@@ -138,7 +148,7 @@ def operations(schema: dict[str, Any]) -> list[Endpoint]:
                 continue
             parameters = operation.get("parameters", [])
             body = operation.get("requestBody", {}).get("content", {}).get("application/json")
-            ref = (body or {}).get("schema", {}).get("$ref")
+            ref = body_model_ref((body or {}).get("schema", {}))
             found.append(
                 Endpoint(
                     method.upper(),
@@ -199,7 +209,9 @@ def body_for(
 
 def id_fields(endpoint: Endpoint, model: dict[str, Any]) -> list[str]:
     """The model's fields that name a row; fails on one ID_FIELDS does not know."""
-    named = [f for f in model.get("properties", {}) if f.endswith(("_id", "_ids"))]
+    named = [
+        f for f in model.get("properties", {}) if f.endswith(("_id", "_ids")) or f in ID_FIELDS
+    ]
     if unknown := [f for f in named if f not in ID_FIELDS]:
         pytest.fail(f"{endpoint.method} {endpoint.path}: add {unknown} to ID_FIELDS")
     return named

@@ -140,8 +140,19 @@ class Message(SQLModel, table=True):
         UniqueConstraint("tenant_id", "message_id_header"),
         Index("ix_messages_ticket_created", "ticket_id", "created_at"),
         Index("ix_messages_search", "search_vector", postgresql_using="gin"),
-        Index("ix_messages_references", "references", postgresql_using="gin"),
-        Index("ix_messages_in_reply_to", "in_reply_to", postgresql_using="gin"),
+        # fastupdate off: lookups never read a pending list (migration 0014)
+        Index(
+            "ix_messages_references",
+            "references",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+        ),
+        Index(
+            "ix_messages_in_reply_to",
+            "in_reply_to",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+        ),
         # A member's search: meets the GIN index in one bitmap (gateway inbox_search).
         Index("ix_messages_account", "account_id"),
     )
